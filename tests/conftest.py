@@ -1,0 +1,35 @@
+"""Shared test helpers.
+
+Tests wait on conditions with a deadline, never on bare sleeps: ``wait_for`` polls a
+predicate and fails with a clear message when the deadline passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+
+async def wait_for(
+    predicate: Callable[[], object],
+    timeout: float = 5.0,  # noqa: ASYNC109 -- polls a sync predicate, so no asyncio.timeout
+    *,
+    interval: float = 0.005,
+    message: str | Callable[[], str] = "",
+) -> None:
+    """Poll ``predicate`` until it is truthy; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            detail = message() if callable(message) else message
+            pytest.fail(f"condition not met within {timeout:.1f}s {detail}".rstrip())
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture(name="wait_for")
+def wait_for_fixture() -> Callable[..., Awaitable[None]]:
+    """The ``wait_for`` helper as a fixture, so test modules need not import conftest."""
+    return wait_for
