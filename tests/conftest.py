@@ -15,7 +15,7 @@ import pytest
 
 async def wait_for(
     predicate: Callable[[], object],
-    timeout: float = 5.0,  # noqa: ASYNC109 -- polls a sync predicate, so no asyncio.timeout
+    timeout: float = 5.0,
     *,
     interval: float = 0.005,
     message: str | Callable[[], str] = "",
@@ -33,3 +33,13 @@ async def wait_for(
 def wait_for_fixture() -> Callable[..., Awaitable[None]]:
     """The ``wait_for`` helper as a fixture, so test modules need not import conftest."""
     return wait_for
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test gets its own HOME and CODER_TUI_HOME: no test may read or touch the user's."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("CODER_TUI_HOME", str(home / ".coder-tui"))

@@ -28,6 +28,11 @@ from coder_tui.ui.widgets.terminal_pane import TerminalPane
 LEAVE_PANE_KEY = "ctrl+right_square_bracket"
 
 
+def command_label(argv: Sequence[str]) -> str:
+    """A short pane title: program and arguments with folders dropped (full line: tooltip)."""
+    return shlex.join(os.path.basename(arg) if "/" in arg else arg for arg in argv)
+
+
 class PanesScreen(Screen[None]):
     """The main screen: every pane in a grid, plus the key footer."""
 
@@ -37,7 +42,8 @@ class PanesScreen(Screen[None]):
         Binding("enter,i", "enter_pane", "Enter pane"),
         Binding("m,z", "toggle_maximize", "Maximise"),
         Binding("q", "app.quit", "Quit"),
-        *(Binding(str(n), f"enter_pane({n - 1})", show=False) for n in range(1, 10)),
+        Binding("1", "enter_pane(0)", "Go to pane", key_display="1-9"),
+        *(Binding(str(n), f"enter_pane({n - 1})", show=False) for n in range(2, 10)),
     ]
 
     DEFAULT_CSS = """
@@ -57,7 +63,9 @@ class PanesScreen(Screen[None]):
             grid.styles.grid_size_columns = columns
             grid.styles.grid_size_rows = rows
             for index, (label, session) in enumerate(self.sessions):
-                yield TerminalPane(session, label=f"{index + 1} {label}", id=f"pane-{index}")
+                pane = TerminalPane(session, label=f"{index + 1} {label}", id=f"pane-{index}")
+                pane.tooltip = session.command_line
+                yield pane
         yield Footer()
 
     @property
@@ -73,6 +81,10 @@ class PanesScreen(Screen[None]):
         if isinstance(focused, TerminalPane):
             self.selected = self.panes.index(focused)
             self._mark_selected()
+        self.refresh_bindings()
+
+    def on_descendant_blur(self) -> None:
+        self.refresh_bindings()
 
     def _mark_selected(self) -> None:
         for index, pane in enumerate(self.panes):
@@ -97,6 +109,17 @@ class PanesScreen(Screen[None]):
         self.set_focus(None)
         self._mark_selected()
 
+    @property
+    def navigating(self) -> bool:
+        """No pane has focus: plain keys are commands."""
+        return not isinstance(self.focused, TerminalPane)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # While a pane has focus its keys belong to the child: hide the navigation keys.
+        if action in {"select", "enter_pane", "toggle_maximize", "app.quit"}:
+            return self.navigating
+        return True
+
     def action_toggle_maximize(self) -> None:
         if self.maximized is not None:
             self.minimize()
@@ -110,18 +133,20 @@ class CoderTuiApp(App[None]):
     TITLE = "coder-tui"
     BINDINGS = [
         Binding(LEAVE_PANE_KEY, "leave_pane", "Leave pane", key_display="^]", priority=True),
-        Binding("ctrl+q", "quit", "Quit", key_display="^q", priority=True),
+        Binding("ctrl+q", "quit", "Quit", key_display="^q", priority=True, show=False),
     ]
 
     def __init__(
         self,
         commands: Sequence[Sequence[str]],
         *,
+        labels: Sequence[str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.commands = [list(c) for c in commands]
+        self.labels = list(labels) if labels else [command_label(c) for c in self.commands]
         self.cwd = Path(cwd) if cwd else None
         self.env = env
         self.sessions: list[TerminalSession] = []
@@ -140,8 +165,12 @@ class CoderTuiApp(App[None]):
                     default_bg=(bg.r, bg.g, bg.b),
                 )
             )
-        labels = [shlex.join(argv) for argv in self.commands]
-        self.push_screen(PanesScreen(list(zip(labels, self.sessions, strict=True))))
+        self.push_screen(PanesScreen(list(zip(self.labels, self.sessions, strict=True))))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave_pane":
+            return isinstance(self.focused, TerminalPane)
+        return True
 
     def action_leave_pane(self) -> None:
         screen = self.screen

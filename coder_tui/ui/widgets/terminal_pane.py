@@ -103,11 +103,12 @@ class TerminalPane(Widget, can_focus=True):
     def on_mount(self) -> None:
         self.session.on_output(self._schedule_frame)
         self.session.on_exit(self._on_session_exit)
-        cols, rows = self._grid_size()
-        self.session.resize(cols, rows)
+
+    def _start_child(self) -> None:
+        """Start the child once the pane has its real size, so it never draws for a wrong one
+        and then redraws (losing what it printed, as vim's file message)."""
         if self.session.pty is None and not self.session.ended:
             self.session.start()
-        self._schedule_frame()
 
     def on_unmount(self) -> None:
         if self._frame_handle is not None:
@@ -126,6 +127,7 @@ class TerminalPane(Widget, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         cols, rows = self._grid_size()
         self.session.resize(cols, rows)
+        self._start_child()
         self._full_redraw = True
         self._frame()
 

@@ -1,0 +1,1 @@
+"""Small real programs that tests run in PTYs as children."""
