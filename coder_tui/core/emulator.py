@@ -106,6 +106,9 @@ def _raw_layout_matches() -> bool:
         term.close()
 
 
+_PAGE_SLACK_ROWS = 2048
+
+
 class EmulatorError(RuntimeError):
     """A libghostty-vt call failed: almost always an ABI mismatch after a version change."""
 
@@ -203,13 +206,20 @@ class Screen:
         default_fg: Rgb | None = None,
         default_bg: Rgb | None = None,
     ) -> None:
+        # Ghostty trims history a whole page (several hundred rows) at a time once the line
+        # cap is reached, so a cap of exactly N keeps as few as N - page rows: ask for a page
+        # more and at least N are always kept.
         self._term = pyghostty.Terminal(
-            cols, rows, scrollback=scrollback_lines, fg=default_fg, bg=default_bg
+            cols,
+            rows,
+            scrollback=scrollback_lines + _PAGE_SLACK_ROWS if scrollback_lines else 0,
+            fg=default_fg,
+            bg=default_bg,
         )
         self._t = self._term._t[0]
         # The scrollback byte cap defaults to about 10 KB (a few hundred rows) whatever the line
         # cap says; lift it so the line cap is the one that bites (about 1 KB a row, measured).
-        cap = scrollback_bytes if scrollback_bytes is not None else scrollback_lines * 2048
+        cap = scrollback_bytes or (scrollback_lines + _PAGE_SLACK_ROWS) * 2048
         _check(
             lib.ghostty_terminal_set(
                 self._t, lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_BYTES, ffi.new("size_t*", cap)
@@ -237,7 +247,7 @@ class Screen:
         self._style = ffi.new("GhosttyStyle*")
         self._style.size = ffi.sizeof("GhosttyStyle")
         self._cells_view = ffi.new("GhosttyCellsView*")
-        self._style_cache: dict[tuple[Any, ...], CellStyle] = {}
+        self._style_cache: dict[CellStyle, CellStyle] = {}
         self._key_encoder = ffi.new("GhosttyKeyEncoder*")
         _check(lib.ghostty_key_encoder_new(ffi.NULL, self._key_encoder), "key_encoder_new")
         self._key_event = ffi.new("GhosttyKeyEvent*")
@@ -345,6 +355,7 @@ class Screen:
 
     def row_text(self, y: int) -> str:
         """One viewport row as plain text, trailing blanks trimmed (for screen rules and tests)."""
+        self.update()
         for index, row in self._iter_rows(only_dirty=False, clean=False):
             if index == y:
                 return "".join(run.text for run in row).rstrip()
@@ -630,14 +641,17 @@ class Screen:
         )
 
     def _intern(self, **fields: Any) -> CellStyle:
-        """One CellStyle object per distinct look, so runs compare fast and caches stay small."""
-        key = tuple(fields.items())
-        style = self._style_cache.get(key)
-        if style is None:
+        """One CellStyle object per distinct look, so runs compare with ``is`` and caches stay
+        small; the look itself is the key, however the fields were spelled."""
+        style = CellStyle(**fields)
+        if style == DEFAULT_STYLE:
+            return DEFAULT_STYLE
+        found = self._style_cache.get(style)
+        if found is None:
             if len(self._style_cache) > 4096:
                 self._style_cache.clear()
-            style = self._style_cache[key] = CellStyle(**fields)
-        return style
+            found = self._style_cache[style] = style
+        return found
 
     # --- encoding input for the child ------------------------------------------------------------
 
@@ -645,9 +659,13 @@ class Screen:
         """Bytes for one key press, following the child's modes (DECCKM, kitty flags, ...)."""
         key = getattr(lib, f"GHOSTTY_KEY_{stroke.key}", lib.GHOSTTY_KEY_UNIDENTIFIED)
         data = self.encode_key(key, stroke.mods, stroke.text, unshifted=stroke.unshifted)
-        if not data and stroke.text and not stroke.mods & MOD_CTRL:
+        if data:
+            return data
+        if stroke.legacy:
+            return stroke.legacy  # a control combination the encoder has no answer for
+        if stroke.text and not stroke.mods & MOD_CTRL:
             return stroke.text.encode()  # a character the encoder has no key for: type it
-        return data
+        return b""
 
     def encode_key(self, key: int, mods: int = 0, text: str = "", *, unshifted: str = "") -> bytes:
         """Bytes for one key press; ``key`` is a ``GHOSTTY_KEY_*`` value, ``text`` the character
@@ -677,7 +695,9 @@ class Screen:
         Inside brackets an embedded end marker would let pasted text escape the paste and run
         as keys, so it is removed; newlines become CR as a real terminal sends them unbracketed.
         """
-        data = text.replace("\r\n", "\n").replace("\x1b[201~", "")
+        data = text.replace("\r\n", "\n")
+        while "\x1b[201~" in data:  # a nested marker re-forms after one pass
+            data = data.replace("\x1b[201~", "")
         if self.bracketed_paste:
             return b"\x1b[200~" + data.encode() + b"\x1b[201~"
         return data.replace("\n", "\r").encode()

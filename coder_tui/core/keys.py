@@ -9,7 +9,7 @@ modes (application cursor keys, kitty keyboard flags, ...).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from coder_tui.core.emulator import MOD_ALT, MOD_CTRL, MOD_SHIFT, MOD_SUPER
@@ -67,6 +67,37 @@ class KeyStroke:
     mods: int = 0
     text: str = ""  # what the key types, "" for non-text keys
     unshifted: str = ""  # the character without shift (kitty encoding reports it)
+    legacy: bytes = b""  # what a classic terminal sends, if the encoder has no answer
+
+
+# Control combinations whose classic byte the legacy encoder does not produce for every
+# spelling Textual reports (ctrl+_ , ctrl+^, ctrl+[ under the kitty protocol, ctrl+shift+a).
+_CONTROL_BYTES = {
+    "@": 0x00,
+    "space": 0x00,
+    "left_square_bracket": 0x1B,
+    "[": 0x1B,
+    "backslash": 0x1C,
+    "right_square_bracket": 0x1D,
+    "]": 0x1D,
+    "circumflex_accent": 0x1E,
+    "^": 0x1E,
+    "underscore": 0x1F,
+    "_": 0x1F,
+    "question_mark": 0x7F,
+    "?": 0x7F,
+}
+
+
+def _legacy_control(base: str, mods: int, character: str | None) -> bytes:
+    if not mods & MOD_CTRL:
+        return b""
+    if character and len(character) == 1 and (ord(character) < 0x20 or character == "\x7f"):
+        return character.encode()
+    if len(base) == 1 and base.isascii() and base.isalpha():
+        return bytes([ord(base.upper()) & 0x1F])
+    code = _CONTROL_BYTES.get(base)
+    return b"" if code is None else bytes([code])
 
 
 class KeyEncoder(Protocol):
@@ -84,6 +115,12 @@ def parse_key(name: str, character: str | None = None) -> KeyStroke:
     mods = 0
     for mod in mod_names:
         mods |= _MODIFIERS.get(mod, 0)
+    legacy = _legacy_control(base, mods, character)
+    stroke = _parse(base, mods, character)
+    return replace(stroke, legacy=legacy) if legacy else stroke
+
+
+def _parse(base: str, mods: int, character: str | None) -> KeyStroke:
     typed = character if character and character.isprintable() else ""
     if base in _NAMED_KEYS:
         key = _NAMED_KEYS[base]

@@ -36,7 +36,7 @@ def encode(screen: Screen, name: str, character: str | None = None) -> bytes:
         ("a", "a", KeyStroke("A", 0, "a", "a")),
         ("A", "A", KeyStroke("A", MOD_SHIFT, "A", "a")),
         ("shift+a", "A", KeyStroke("A", MOD_SHIFT, "A", "a")),
-        ("ctrl+c", "\x03", KeyStroke("C", MOD_CTRL, "", "c")),
+        ("ctrl+c", "\x03", KeyStroke("C", MOD_CTRL, "", "c", b"\x03")),
         ("alt+x", "x", KeyStroke("X", MOD_ALT, "x", "x")),
         ("meta+x", "x", KeyStroke("X", MOD_ALT, "x", "x")),
         ("super+a", "a", KeyStroke("A", MOD_SUPER, "a", "a")),
@@ -263,14 +263,6 @@ def test_kitty_pop_restores_legacy(screen: Screen) -> None:
 # --- known gaps (documented bugs) -------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (keys): Textual names 0x1e/0x1f 'ctrl+circumflex_accent'/'ctrl+underscore'; "
-        "parse_key maps them to UNIDENTIFIED with no text, so encode_keystroke returns b'' "
-        "(readline/emacs undo on ctrl+_ is swallowed)"
-    ),
-)
 @pytest.mark.parametrize(
     ("name", "character", "expected"),
     [("ctrl+underscore", "\x1f", b"\x1f"), ("ctrl+circumflex_accent", "\x1e", b"\x1e")],
@@ -281,24 +273,10 @@ def test_ctrl_underscore_and_circumflex(
     assert encode(screen, name, character) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (keys): 'ctrl+left_square_bracket' (what Textual reports for ctrl+[ under the "
-        "kitty protocol) encodes to b'' in legacy mode; xterm sends ESC"
-    ),
-)
 def test_ctrl_left_square_bracket(screen: Screen) -> None:
     assert encode(screen, "ctrl+left_square_bracket") in (b"\x1b", b"\x1b[91;5u")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (keys): ctrl+shift+<letter> has text '' so Ghostty's legacy encoder emits b''; "
-        "xterm sends the control byte (0x01 for ctrl+shift+a)"
-    ),
-)
 @pytest.mark.parametrize("name", ["ctrl+shift+a", "ctrl+A"])
 def test_ctrl_shift_letter_is_not_swallowed(screen: Screen, name: str) -> None:
     assert encode(screen, name) in (b"\x01", b"\x1b[97;6u")
