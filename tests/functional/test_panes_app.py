@@ -6,6 +6,7 @@ what the pane shows, that focus/maximise/quit keys work, and that no child outli
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import Callable
@@ -289,3 +290,47 @@ async def test_vim_full_screen_edit_round_trip(tmp_path: Path) -> None:
         await pilot.press("colon", "w", "q", "enter")
         await wait_for(lambda: editor.session.ended)
     assert target.read_text() == "hello 世界\n"
+
+
+async def test_refreshes_are_coalesced_to_the_frame_rate(tmp_path: Path) -> None:
+    from coder_tui.ui.widgets.terminal_pane import FRAME_RATE
+
+    app = CoderTuiApp([[PY, str(CHILDREN / "flood.py"), "1.5"]])
+    async with app.run_test(size=(100, 30)):
+        flood = pane(app, 0)
+        await wait_for(lambda: flood.session.bytes_received > 0)
+        start_frames, start = flood.frames_drawn, asyncio.get_running_loop().time()
+        await shows(flood, "FLOOD-DONE", timeout=15.0)
+        elapsed = asyncio.get_running_loop().time() - start
+        frames = flood.frames_drawn - start_frames
+        assert flood.session.bytes_received > 1_000_000
+        # Thousands of reads, yet at most one frame per 1/60 s (+2 for the edges).
+        assert 0 < frames <= FRAME_RATE * elapsed + 2, (frames, elapsed)
+
+
+async def test_synchronized_output_holds_the_repaint_until_the_frame_is_complete(
+    tmp_path: Path,
+) -> None:
+    script = (
+        "import sys, time\n"
+        "w = sys.stdout.write\n"
+        "w('READY\\r\\n'); sys.stdout.flush(); time.sleep(0.3)\n"
+        "w('\\x1b[?2026hPARTIAL'); sys.stdout.flush(); time.sleep(0.1)\n"
+        "w(' COMPLETE\\x1b[?2026l\\r\\n'); sys.stdout.flush()\n"
+        "w('\\x1b[?2026hSTUCK'); sys.stdout.flush(); time.sleep(3600)\n"
+    )
+    app = CoderTuiApp([[PY, "-c", script]])
+    async with app.run_test(size=(100, 30)):
+        child = pane(app, 0)
+        seen: list[str] = []
+
+        def record_until_stuck() -> bool:
+            text = pane_text(child)
+            if not seen or seen[-1] != text:
+                seen.append(text)
+            return "STUCK" in text
+
+        # A child that never ends its synchronized frame is drawn anyway, after the bound.
+        await wait_for(record_until_stuck, timeout=5.0, interval=0.002)
+        assert any("PARTIAL COMPLETE" in text for text in seen)
+        assert not any("PARTIAL" in text and "COMPLETE" not in text for text in seen), seen
