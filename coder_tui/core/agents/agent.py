@@ -1,0 +1,452 @@
+"""One running agent CLI: its terminal, its status, delivery of prompts and capture of replies.
+
+Status comes from three sources, in this order of trust: the CLI's own hook events (exact, with
+the reply text), screen rules from the profile (busy / idle / approval markers), and a quiet
+screen (quiescence) for agents that have neither. A missed hook can never leave the status at
+"working" forever: a screen that shows the idle marker and stays quiet long enough ends the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import watchfiles
+
+from coder_tui.core.agents.events import (
+    AgentEvent,
+    AgentExited,
+    AgentStatus,
+    ApprovalRequested,
+    PromptAccepted,
+    Source,
+    StatusChanged,
+    TurnEnded,
+)
+from coder_tui.core.agents.launch import LaunchSpec
+from coder_tui.core.agents.profile import AgentProfile, HookKind
+from coder_tui.core.pty import PtyExit
+from coder_tui.core.session import TerminalSession
+
+log = logging.getLogger(__name__)
+
+# Hook event names, per CLI vocabulary, by meaning.
+PROMPT_EVENTS = {"UserPromptSubmit", "BeforeAgent"}
+TURN_END_EVENTS = {"Stop", "AfterAgent", "agent-turn-complete"}
+START_EVENTS = {"SessionStart"}
+NOTIFICATION_EVENTS = {"Notification"}
+PERMISSION_TYPES = {"permission_prompt", "ToolPermission"}
+
+SCREEN_CHECK_INTERVAL = 0.05  # seconds between screen-rule evaluations while output flows
+HOOK_MISS_QUIET = 5.0  # quiet seconds with the idle marker that end a turn whose hook was missed
+
+
+class DeliveryError(Exception):
+    """A prompt could not be delivered; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class DeliveryProof:
+    """How we know the CLI accepted the prompt."""
+
+    source: Source
+    how: str  # "prompt hook", "busy marker", "input box cleared", "turn ended"
+    enter_presses: int
+    elapsed: float
+
+
+class Agent:
+    """An agent CLI in a PTY. Create with a LaunchSpec, then ``await start()``."""
+
+    def __init__(
+        self,
+        name: str,
+        profile: AgentProfile,
+        spec: LaunchSpec,
+        *,
+        cols: int = 120,
+        rows: int = 40,
+    ) -> None:
+        self.name = name
+        self.profile = profile
+        self.spec = spec
+        self.session = TerminalSession(spec.argv, cwd=spec.cwd, env=spec.env, cols=cols, rows=rows)
+        self.status = AgentStatus.STARTING
+        self.status_source = Source.SCREEN
+        self.session_id = spec.session_id
+        self.turns = 0
+        self.last_reply: str | None = None
+        self.exit: PtyExit | None = None
+        self._listeners: list[Callable[[AgentEvent], None]] = []
+        self._rules = _CompiledRules(profile)
+        self._events_offset = 0
+        self._prompt_events: list[str] = []
+        self._delivery_lock = asyncio.Lock()
+        self._status_changed = asyncio.Event()
+        self._watch_task: asyncio.Task[None] | None = None
+        self._screen_task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self._last_change = time.monotonic()
+        self._screen_dirty = asyncio.Event()
+        self._turn_baseline: list[str] | None = None
+        self._pending_prompt: str | None = None
+        self.session.on_output(self._on_output)
+        self.session.on_exit(self._on_exit)
+
+    # --- subscription -------------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[AgentEvent], None]) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, event: AgentEvent) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not break the agent
+                log.exception("agent listener failed")
+
+    def _set_status(self, new: AgentStatus, source: Source, detail: str = "") -> None:
+        if self.status is AgentStatus.EXITED or new is self.status:
+            return
+        old, self.status, self.status_source = self.status, new, source
+        self._status_changed.set()
+        self._status_changed = asyncio.Event()
+        self._emit(StatusChanged(self.name, old, new, source, detail))
+        if new is AgentStatus.NEEDS_APPROVAL:
+            self._emit(ApprovalRequested(self.name, detail, source))
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def has_hooks(self) -> bool:
+        return self.profile.hooks is not HookKind.NONE
+
+    async def start(self) -> None:
+        """Spawn the CLI and begin watching its hook events and its screen."""
+        self.spec.events_file.parent.mkdir(parents=True, exist_ok=True)
+        self.spec.events_file.touch()
+        if not self.session.start():
+            return  # the session drew the error on its screen and reported the exit
+        self._screen_task = asyncio.create_task(self._watch_screen(), name=f"{self.name}-screen")
+        if self.has_hooks:
+            self._watch_task = asyncio.create_task(self._watch_events(), name=f"{self.name}-hooks")
+
+    async def stop(self, grace: float = 1.0) -> None:
+        self._stop.set()
+        await self.session.close(grace)
+        for task in (self._watch_task, self._screen_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def _on_exit(self, exit: PtyExit | None) -> None:
+        self.exit = exit
+        code = exit.exit_code if exit else None
+        description = exit.description if exit else (self.session.error or "did not start")
+        old = self.status
+        self.status = AgentStatus.EXITED
+        self._status_changed.set()
+        self._emit(StatusChanged(self.name, old, AgentStatus.EXITED, Source.EXIT, description))
+        self._emit(AgentExited(self.name, code, description))
+        self._stop.set()
+
+    async def wait_for_status(
+        self, *wanted: AgentStatus, within: float | None = None
+    ) -> AgentStatus:
+        """Until the status is one of ``wanted`` (or the agent exited); returns it."""
+        async with asyncio.timeout(within):
+            while self.status not in wanted and self.status is not AgentStatus.EXITED:
+                await self._status_changed.wait()
+        return self.status
+
+    # --- hook events ------------------------------------------------------------------------------
+
+    async def _watch_events(self) -> None:
+        self._read_events()
+        folder = self.spec.events_file.parent
+        async for _ in watchfiles.awatch(
+            folder, debounce=10, step=5, stop_event=self._stop, recursive=False
+        ):
+            self._read_events()
+
+    def _read_events(self) -> None:
+        try:
+            with self.spec.events_file.open("rb") as f:
+                f.seek(self._events_offset)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        end = data.rfind(b"\n")
+        if end < 0:
+            return
+        self._events_offset += end + 1
+        for line in data[: end + 1].splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                log.warning("%s: unreadable hook line %r", self.name, line[:200])
+                continue
+            self._on_hook(record)
+
+    def _on_hook(self, record: dict[str, Any]) -> None:
+        event = str(record.get("event", ""))
+        payload = record.get("payload") or {}
+        if not isinstance(payload, dict):
+            return
+        if self.profile.hooks is HookKind.CODEX and event == "agent-turn-complete":
+            thread = str(payload.get("thread-id") or "")
+            if self.session_id is None and thread and self.status is AgentStatus.WORKING:
+                self.session_id = thread  # the first real turn names the session
+            elif thread and self.session_id and thread != self.session_id:
+                return  # Codex's internal title-generation turn runs on another thread
+        if event in START_EVENTS:
+            if payload.get("session_id") and not self.session_id:
+                self.session_id = str(payload["session_id"])
+        elif event in PROMPT_EVENTS:
+            prompt = str(payload.get("prompt", ""))
+            self._prompt_events.append(prompt)
+            self._emit(PromptAccepted(self.name, prompt, Source.HOOK))
+            self._set_status(AgentStatus.WORKING, Source.HOOK)
+        elif event in TURN_END_EVENTS:
+            reply = payload.get("last_assistant_message")
+            if reply is None:
+                reply = payload.get("last-assistant-message")
+            if reply is None:
+                reply = payload.get("prompt_response")
+            self._end_turn(str(reply) if reply is not None else self._screen_reply(), Source.HOOK)
+        elif event in NOTIFICATION_EVENTS and payload.get("notification_type") in PERMISSION_TYPES:
+            detail = str(payload.get("message", ""))
+            self._set_status(AgentStatus.NEEDS_APPROVAL, Source.HOOK, detail)
+
+    def _end_turn(self, reply: str, source: Source) -> None:
+        self.turns += 1
+        self.last_reply = reply
+        self._turn_baseline = None
+        self._pending_prompt = None
+        self._set_status(AgentStatus.IDLE, source)
+        self._emit(TurnEnded(self.name, reply, source, self.turns))
+
+    # --- screen -------------------------------------------------------------------------------
+
+    def _on_output(self) -> None:
+        self._last_change = time.monotonic()
+        self._screen_dirty.set()
+
+    def screen_lines(self) -> list[str]:
+        return self.session.screen.text().split("\n")
+
+    async def _watch_screen(self) -> None:
+        """Evaluate screen rules after output (at most every SCREEN_CHECK_INTERVAL) and when
+        the screen has been quiet long enough to mean 'idle'."""
+        quiet = self.profile.screen.quiescence
+        while not self._stop.is_set():
+            waited = time.monotonic() - self._last_change
+            timeout = max(0.01, quiet - waited) if waited < quiet else quiet
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._screen_dirty.wait()
+            self._screen_dirty.clear()
+            self._evaluate_screen()
+            await asyncio.sleep(SCREEN_CHECK_INTERVAL)
+
+    def _evaluate_screen(self) -> None:
+        if self.status is AgentStatus.EXITED:
+            return
+        lines = self.screen_lines()
+        rules = self._rules
+        quiet_for = time.monotonic() - self._last_change
+        approval = rules.find(rules.approval, lines)
+        if approval is not None:
+            self._set_status(AgentStatus.NEEDS_APPROVAL, Source.SCREEN, approval)
+            return
+        output_region = rules.above_input(lines)
+        busy = rules.find(rules.busy, output_region) is not None
+        idle_marker = not rules.idle or rules.find(rules.idle, lines) is not None
+        if self.status is AgentStatus.NEEDS_APPROVAL:
+            # The prompt went away: answered (here or in the pane), so the turn goes on.
+            self._set_status(AgentStatus.WORKING, Source.SCREEN)
+            return
+        if busy:
+            self._set_status(AgentStatus.WORKING, Source.SCREEN)
+            return
+        quiescent = quiet_for >= self.profile.screen.quiescence
+        if self.status is AgentStatus.STARTING and idle_marker and quiescent:
+            self._set_status(AgentStatus.IDLE, Source.QUIESCENCE)
+        elif self.status is AgentStatus.WORKING and idle_marker and quiescent:
+            if not self.has_hooks:
+                self._end_turn(self._screen_reply(), Source.QUIESCENCE)
+            elif quiet_for >= max(HOOK_MISS_QUIET, 3 * self.profile.screen.quiescence):
+                log.warning("%s: no turn-end hook; ending the turn from the screen", self.name)
+                self._end_turn(self._screen_reply(), Source.SCREEN)
+
+    def _snapshot_lines(self) -> list[str]:
+        """Scrollback and screen, soft wraps joined, without the input box and below."""
+        lines = self.session.screen.contents().split("\n")
+        return self._rules.above_input(lines)
+
+    def _screen_reply(self) -> str:
+        """The text the turn added to the screen: everything after the lines that were there
+        at submit, minus the echoed prompt and the agent's own markers."""
+        after = self._snapshot_lines()
+        before = self._turn_baseline or []
+        start = 0
+        limit = min(len(before), len(after))
+        while start < limit and before[start] == after[start]:
+            start += 1
+        added = after[start:]
+        prompt_lines = set((self._pending_prompt or "").split("\n"))
+        reply = [
+            line
+            for line in added
+            if line.strip()
+            and not _is_prompt_echo(line, prompt_lines)
+            and self._rules.find(self._rules.busy, [line]) is None
+        ]
+        return "\n".join(self._rules.strip_decoration(reply)).strip("\n")
+
+    # --- delivery -----------------------------------------------------------------------------
+
+    async def wait_until_ready(self, within: float | None = None) -> None:
+        """Until the agent can take a prompt: idle (started, not mid-turn, not asking)."""
+        limit = within if within is not None else self.profile.startup_timeout
+        status = await self.wait_for_status(AgentStatus.IDLE, within=limit)
+        if status is AgentStatus.EXITED:
+            raise DeliveryError(f"{self.name} has exited ({self._exit_text()})")
+
+    def _exit_text(self) -> str:
+        if self.exit is not None:
+            return self.exit.description
+        return self.session.error or "not running"
+
+    async def deliver(self, text: str, *, ready_timeout: float | None = None) -> DeliveryProof:
+        """Submit ``text`` exactly once and prove the CLI accepted it.
+
+        The text goes as one bracketed paste (when the CLI enabled it), then, after the
+        profile's pause, Enter alone. Proof is the prompt hook, a busy marker, the input box
+        clearing, or the turn ending. Without proof only Enter is re-sent, a bounded number of
+        times: re-sending the text could submit it twice. One delivery at a time per agent.
+        """
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if not text.strip():
+            raise DeliveryError("nothing to deliver: the text is empty")
+        async with self._delivery_lock:
+            await self.wait_until_ready(ready_timeout)
+            started = time.monotonic()
+            prompts_before = len(self._prompt_events)
+            turns_before = self.turns
+            self._turn_baseline = self._snapshot_lines()
+            self._pending_prompt = text
+            empty_box = self._rules.input_text(self.screen_lines())
+            self.session.paste(text)
+            await asyncio.sleep(self.profile.paste_enter_delay)  # the CLI's own paste guard
+            # "Input box cleared" counts as proof only if the paste visibly filled the box.
+            pasted_box = self._rules.input_text(self.screen_lines())
+            box_proof = empty_box if pasted_box and pasted_box != empty_box else None
+            submit = self.profile.submit_key.encode()
+            for press in range(1, self.profile.submit_retries + 2):
+                self.session.write(submit)
+                how = await self._await_proof(
+                    prompts_before, turns_before, box_proof, self.profile.submit_proof_timeout
+                )
+                if how is not None:
+                    source = Source.HOOK if how == "prompt hook" else Source.SCREEN
+                    if how != "prompt hook":
+                        self._set_status(AgentStatus.WORKING, Source.DELIVERY)
+                        self._emit(PromptAccepted(self.name, text, source))
+                    return DeliveryProof(source, how, press, time.monotonic() - started)
+                if self.status is AgentStatus.EXITED:
+                    break
+            self._pending_prompt = None
+            raise DeliveryError(
+                f"{self.name} did not accept the prompt after "
+                f"{self.profile.submit_retries + 1} Enter presses"
+                + (f" ({self._exit_text()})" if self.status is AgentStatus.EXITED else "")
+            )
+
+    async def _await_proof(
+        self, prompts_before: int, turns_before: int, empty_box: str | None, within: float
+    ) -> str | None:
+        """Proof that the Enter just sent submitted the prompt. The agent was idle before, so a
+        busy marker now, or the box back to its empty state, can only mean it took ours."""
+        deadline = time.monotonic() + within
+        while True:
+            if self.has_hooks:
+                self._read_events()
+            if len(self._prompt_events) > prompts_before:
+                return "prompt hook"
+            if self.turns > turns_before:
+                return "turn ended"
+            if self.status is AgentStatus.EXITED:
+                return None
+            lines = self.screen_lines()
+            if self._rules.find(self._rules.busy, self._rules.above_input(lines)) is not None:
+                return "busy marker"
+            if empty_box is not None and self._rules.input_text(lines) == empty_box:
+                return "input box cleared"
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            await asyncio.sleep(min(0.01, remaining))
+
+    # --- approvals ----------------------------------------------------------------------------
+
+    def approve(self, *, always: bool = False) -> None:
+        keys = self.profile.approval_keys
+        key = keys.approve_always if always and keys.approve_always else keys.approve
+        self.session.write(key.encode())
+
+    def deny(self) -> None:
+        self.session.write(self.profile.approval_keys.deny.encode())
+
+
+def _is_prompt_echo(line: str, prompt_lines: set[str]) -> bool:
+    stripped = line.strip().lstrip(">›❯ ").strip()
+    return bool(stripped) and stripped in {p.strip() for p in prompt_lines if p.strip()}
+
+
+class _CompiledRules:
+    """The profile's screen regexes, compiled once."""
+
+    DECORATION = re.compile(r"^(?:⏺|●|✦|•|⎿)\s?")
+
+    def __init__(self, profile: AgentProfile) -> None:
+        rules = profile.screen
+        self.busy = [re.compile(p) for p in rules.busy]
+        self.idle = [re.compile(p) for p in rules.idle]
+        self.approval = [re.compile(p) for p in rules.approval]
+        self.input_box = re.compile(rules.input_box) if rules.input_box else None
+
+    @staticmethod
+    def find(patterns: list[re.Pattern[str]], lines: list[str]) -> str | None:
+        for line in lines:
+            for pattern in patterns:
+                if pattern.search(line):
+                    return line.strip()
+        return None
+
+    def _input_start(self, lines: list[str]) -> int | None:
+        if self.input_box is None:
+            return None
+        for index in range(len(lines) - 1, -1, -1):
+            if self.input_box.search(lines[index]):
+                return index
+        return None
+
+    def above_input(self, lines: list[str]) -> list[str]:
+        start = self._input_start(lines)
+        return lines if start is None else lines[:start]
+
+    def input_text(self, lines: list[str]) -> str:
+        start = self._input_start(lines)
+        return "" if start is None else "\n".join(lines[start:])
+
+    def strip_decoration(self, lines: list[str]) -> list[str]:
+        return [self.DECORATION.sub("", line) for line in lines]

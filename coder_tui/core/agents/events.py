@@ -1,0 +1,68 @@
+"""What the agent layer tells the rest of coder-tui, as plain dataclasses (no Textual)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class AgentStatus(StrEnum):
+    STARTING = "starting"
+    IDLE = "idle"
+    WORKING = "working"
+    NEEDS_APPROVAL = "needs-approval"
+    EXITED = "exited"
+
+
+class Source(StrEnum):
+    """Where a status or a reply came from, so a user can judge how sure it is."""
+
+    HOOK = "hook"
+    SCREEN = "screen"
+    QUIESCENCE = "quiescence"
+    DELIVERY = "delivery"
+    EXIT = "exit"
+
+
+@dataclass(frozen=True)
+class AgentEvent:
+    agent: str
+    at: float = field(default_factory=time.time, kw_only=True)
+
+
+@dataclass(frozen=True)
+class StatusChanged(AgentEvent):
+    old: AgentStatus
+    new: AgentStatus
+    source: Source
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PromptAccepted(AgentEvent):
+    """The CLI took a prompt (proof of submission)."""
+
+    prompt: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class TurnEnded(AgentEvent):
+    """A turn finished; ``reply`` is the agent's last message, exactly when from a hook."""
+
+    reply: str
+    source: Source
+    turn: int
+
+
+@dataclass(frozen=True)
+class ApprovalRequested(AgentEvent):
+    detail: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class AgentExited(AgentEvent):
+    exit_code: int | None
+    description: str

@@ -1,0 +1,160 @@
+"""Agent profiles: everything coder-tui knows about one agent CLI, as data.
+
+What differs between Claude Code, Codex, Gemini CLI and any other command (how to start it,
+how to add hooks without touching the user's config, what its screen looks like when busy,
+idle or asking for approval, how long to wait between a paste and Enter, how to resume) lives
+in a YAML profile, not in code. Built-in profiles ship in ``coder_tui/agents/``; users add
+or override them in ``<config>/agents/*.yaml`` and ``.coder-tui/agents/*.yaml`` of a project.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from coder_tui import paths
+from coder_tui.core.yamlfile import ConfigError, ConfigProblem, load_yaml_model
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HookKind(StrEnum):
+    """How turn-end (and prompt-accepted) events reach coder-tui from the CLI."""
+
+    NONE = "none"  # screen rules only
+    CLAUDE = "claude"  # --settings FILE with command hooks (Stop, UserPromptSubmit, ...)
+    CODEX = "codex"  # -c notify=[...] (agent-turn-complete)
+    GEMINI = "gemini"  # a system settings file with hooks (AfterAgent, BeforeAgent, ...)
+    FAKE = "fake"  # coder-tui's own fake agent: --hook-command
+
+
+class ScreenRules(_Strict):
+    """Regexes matched against the agent's screen, a fallback for hooks and the only source
+    for agents without them. ``busy`` and ``approval`` are searched above the input box."""
+
+    busy: list[str] = Field(default_factory=list)
+    idle: list[str] = Field(default_factory=list)
+    approval: list[str] = Field(default_factory=list)
+    input_box: str | None = None  # first line of the input box: the region above is output
+    quiescence: float = Field(default=1.5, gt=0)  # seconds without screen change that mean "idle"
+
+    @field_validator("busy", "idle", "approval")
+    @classmethod
+    def _regexes_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            _compile(pattern)
+        return patterns
+
+    @field_validator("input_box")
+    @classmethod
+    def _box_compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            _compile(pattern)
+        return pattern
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, re.MULTILINE)
+    except re.error as exc:
+        raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+
+
+class SessionArgs(_Strict):
+    """Arguments for a fresh session with an id chosen at launch, and for resuming one.
+    ``{session_id}`` is replaced. Empty ``new`` means the CLI picks its own id."""
+
+    new: list[str] = Field(default_factory=list)
+    resume: list[str] = Field(default_factory=list)
+    resume_is_subcommand: bool = False  # codex: `codex resume ID` instead of a flag
+
+
+class ApprovalKeys(_Strict):
+    """The keys the CLI expects at its permission prompt (escapes allowed, e.g. "\\r")."""
+
+    approve: str = "1"
+    approve_always: str | None = "2"
+    deny: str = "\x1b"
+
+
+class AgentProfile(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    title: str = ""
+    command: list[str] = Field(min_length=1)
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    install: str = ""  # the exact command that installs the CLI, shown when it is missing
+    version_args: list[str] = Field(default_factory=lambda: ["--version"])
+    first_prompt_args: list[str] | None = None  # e.g. ["{prompt}"]; None: deliver after start
+    hooks: HookKind = HookKind.NONE
+    screen: ScreenRules = ScreenRules()
+    paste_enter_delay: float = Field(default=0.1, ge=0, le=5)  # seconds between paste end and Enter
+    submit_key: str = "\r"
+    submit_retries: int = Field(default=3, ge=0, le=10)  # Enter re-sent alone, never the text
+    submit_proof_timeout: float = Field(default=2.0, gt=0)  # seconds to see proof before re-sending
+    session: SessionArgs = SessionArgs()
+    skip_approval_args: list[str] = Field(default_factory=list)  # used only when asked
+    approval_keys: ApprovalKeys = ApprovalKeys()
+    startup_timeout: float = Field(default=30.0, gt=0)
+    exit_keys: str = "\x03\x03"  # how to ask the CLI to quit politely
+
+    @property
+    def executable(self) -> str:
+        return self.command[0]
+
+    def resolve_executable(self, path: str | None = None) -> str | None:
+        """The full path of the CLI, or None when it is not installed."""
+        return shutil.which(self.executable, path=path)
+
+    def missing_message(self) -> str:
+        hint = f" Install it with: {self.install}" if self.install else ""
+        return (
+            f"{self.title or self.name}: '{self.executable}' is not installed or not on PATH.{hint}"
+        )
+
+
+BUILTIN_PACKAGE = "coder_tui.agents"
+
+
+def builtin_profile_files() -> list[Path]:
+    folder = resources.files(BUILTIN_PACKAGE)
+    return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".yaml"))
+
+
+def profile_dirs(project: Path | None = None) -> list[Path]:
+    """Where user profiles come from, lowest precedence first (built-ins come before all)."""
+    dirs = [paths.config_dir() / "agents"]
+    project_dir = project if project is not None else paths.project_dir()
+    if project_dir is not None:
+        dirs.append(project_dir / "agents")
+    return dirs
+
+
+def load_profiles(project: Path | None = None) -> dict[str, AgentProfile]:
+    """All profiles by name; a user or project file overrides a built-in of the same name.
+
+    Every broken file is reported at once (file, line, field), not only the first.
+    """
+    files = builtin_profile_files()
+    for folder in profile_dirs(project):
+        if folder.is_dir():
+            files += sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
+    profiles: dict[str, AgentProfile] = {}
+    problems: list[ConfigProblem] = []
+    for file in files:
+        try:
+            profile = load_yaml_model(file, AgentProfile)
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        profiles[profile.name] = profile
+    if problems:
+        raise ConfigError(problems)
+    return profiles
