@@ -45,6 +45,7 @@ NOTIFICATION_EVENTS = {"Notification"}
 PERMISSION_TYPES = {"permission_prompt", "ToolPermission"}
 
 SCREEN_CHECK_INTERVAL = 0.05  # seconds between screen-rule evaluations while output flows
+PROMPT_HOOK_GRACE = 1.0  # seconds to wait for the prompt hook once the screen proved the submit
 HOOK_MISS_QUIET = 5.0  # quiet seconds with the idle marker that end a turn whose hook was missed
 
 
@@ -293,8 +294,9 @@ class Agent:
         return self._rules.above_input(lines)
 
     def _screen_reply(self) -> str:
-        """The text the turn added to the screen: everything after the lines that were there
-        at submit, minus the echoed prompt and the agent's own markers."""
+        """The text the turn added to the screen: what follows the lines that were there at
+        submit, after the echo of the prompt (consumed in order, so a reply that repeats the
+        prompt keeps its lines), without busy markers and the reply block's decoration."""
         after = self._snapshot_lines()
         before = self._turn_baseline or []
         start = 0
@@ -302,15 +304,21 @@ class Agent:
         while start < limit and before[start] == after[start]:
             start += 1
         added = after[start:]
-        prompt_lines = set((self._pending_prompt or "").split("\n"))
-        reply = [
-            line
-            for line in added
-            if line.strip()
-            and not _is_prompt_echo(line, prompt_lines)
-            and self._rules.find(self._rules.busy, [line]) is None
-        ]
-        return "\n".join(self._rules.strip_decoration(reply)).strip("\n")
+        at = 0
+        while at < len(added) and not added[at].strip():
+            at += 1
+        for index, prompt_line in enumerate((self._pending_prompt or "").split("\n")):
+            if at < len(added) and _echoes(added[at], prompt_line, first=index == 0):
+                at += 1
+            else:
+                break
+        reply = [line for line in added[at:] if self._rules.find(self._rules.busy, [line]) is None]
+        lines = self._rules.strip_decoration(reply)
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        while lines and not lines[-1].strip():
+            lines.pop()
+        return "\n".join(line.rstrip() for line in lines)
 
     # --- delivery -----------------------------------------------------------------------------
 
@@ -377,6 +385,7 @@ class Agent:
         """Proof that the Enter just sent submitted the prompt. The agent was idle before, so a
         busy marker now, or the box back to its empty state, can only mean it took ours."""
         deadline = time.monotonic() + within
+        screen_proof: str | None = None
         while True:
             if self.has_hooks:
                 self._read_events()
@@ -385,16 +394,26 @@ class Agent:
             if self.turns > turns_before:
                 return "turn ended"
             if self.status is AgentStatus.EXITED:
-                return None
-            lines = self.screen_lines()
-            if self._rules.find(self._rules.busy, self._rules.above_input(lines)) is not None:
-                return "busy marker"
-            if empty_box is not None and self._rules.input_text(lines) == empty_box:
-                return "input box cleared"
+                return screen_proof
+            if screen_proof is None:
+                lines = self.screen_lines()
+                if self._rules.find(self._rules.busy, self._rules.above_input(lines)):
+                    screen_proof = "busy marker"
+                elif empty_box is not None and self._rules.input_text(lines) == empty_box:
+                    screen_proof = "input box cleared"
+                if screen_proof is not None and not self._has_prompt_hook:
+                    return screen_proof
+                if screen_proof is not None:
+                    # Enter was taken; give the CLI's prompt hook (exact text) a moment.
+                    deadline = min(deadline, time.monotonic() + PROMPT_HOOK_GRACE)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return None
+                return screen_proof
             await asyncio.sleep(min(0.01, remaining))
+
+    @property
+    def _has_prompt_hook(self) -> bool:
+        return self.profile.hooks in {HookKind.CLAUDE, HookKind.GEMINI, HookKind.FAKE}
 
     # --- approvals ----------------------------------------------------------------------------
 
@@ -407,9 +426,13 @@ class Agent:
         self.session.write(self.profile.approval_keys.deny.encode())
 
 
-def _is_prompt_echo(line: str, prompt_lines: set[str]) -> bool:
-    stripped = line.strip().lstrip(">›❯ ").strip()
-    return bool(stripped) and stripped in {p.strip() for p in prompt_lines if p.strip()}
+def _echoes(line: str, prompt_line: str, *, first: bool) -> bool:
+    """Whether a screen line is the CLI's echo of one line of the prompt (the first line
+    carries the prompt marker, the following ones an indent)."""
+    shown = line.strip()
+    if first:
+        shown = shown[1:].strip() if shown[:1] in {">", "›", "❯"} else shown
+    return shown == prompt_line.strip()
 
 
 class _CompiledRules:
@@ -449,4 +472,18 @@ class _CompiledRules:
         return "" if start is None else "\n".join(lines[start:])
 
     def strip_decoration(self, lines: list[str]) -> list[str]:
-        return [self.DECORATION.sub("", line) for line in lines]
+        """Remove a reply block's leading marker ("⏺ ") and the hanging indent of the same
+        width that the CLI puts before the block's following lines."""
+        out: list[str] = []
+        indent = ""
+        for line in lines:
+            match = self.DECORATION.match(line)
+            if match:
+                indent = " " * len(match.group(0))
+                out.append(line[match.end() :])
+            elif indent and line.startswith(indent):
+                out.append(line[len(indent) :])
+            else:
+                indent = ""
+                out.append(line)
+        return out

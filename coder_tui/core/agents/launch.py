@@ -93,6 +93,7 @@ def prepare_launch(
         session_id = session_id or str(uuid.uuid4())
     values = {
         "python": sys.executable,
+        "agent": agent,
         "session_id": session_id or "",
         "prompt": first_prompt or "",
     }

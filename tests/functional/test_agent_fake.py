@@ -1,0 +1,215 @@
+"""The agent layer driving coder-tui's fake agent in a real PTY: status, delivery, replies.
+
+Each test runs in hook mode (the fake agent calls `coder-tui hook` like Claude Code would)
+and, where it matters, in screen-only mode (a profile without hooks), because both must work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from coder_tui.core.agents.agent import Agent, DeliveryError
+from coder_tui.core.agents.events import (
+    AgentEvent,
+    AgentStatus,
+    PromptAccepted,
+    Source,
+    StatusChanged,
+    TurnEnded,
+)
+from coder_tui.core.agents.launch import prepare_launch
+from coder_tui.core.agents.profile import AgentProfile, HookKind, load_profiles
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "fake_agent_scripts"
+
+
+def fake_profile(hooks: bool = True, **changes: object) -> AgentProfile:
+    profile = load_profiles()["fake"]
+    if not hooks:
+        changes["hooks"] = HookKind.NONE
+    return profile.model_copy(update=changes)
+
+
+async def start_agent(
+    tmp_path: Path,
+    *,
+    hooks: bool = True,
+    script: str | None = None,
+    name: str = "fake1",
+    extra: list[str] | None = None,
+    **changes: object,
+) -> tuple[Agent, list[AgentEvent]]:
+    profile = fake_profile(hooks, **changes)
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    args = list(extra or [])
+    if script is not None:
+        path = tmp_path / f"{name}-script.yaml"
+        path.write_text(script)
+        args += ["--script", str(path)]
+    spec = prepare_launch(
+        profile, agent=name, cwd=work, agent_dir=tmp_path / "run" / name, extra_args=args
+    )
+    agent = Agent(name, profile, spec, cols=100, rows=30)
+    events: list[AgentEvent] = []
+    agent.subscribe(events.append)
+    await agent.start()
+    return agent, events
+
+
+@pytest.fixture
+def fake_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_AGENT_STATE_DIR", str(tmp_path / "fake-state"))
+
+
+@pytest.mark.parametrize("hooks", [True, False], ids=["hooks", "screen-only"])
+async def test_starting_idle_working_idle_and_exact_reply(
+    tmp_path: Path, fake_state: None, hooks: bool
+) -> None:
+    script = 'rules:\n  - match: weather\n    reply: "Sunny.\\nLine two: 100%"\n    delay: 0.5\n'
+    agent, events = await start_agent(tmp_path, hooks=hooks, script=script)
+    try:
+        assert agent.status is AgentStatus.STARTING
+        await agent.wait_for_status(AgentStatus.IDLE, within=15)
+        proof = await agent.deliver("What is the weather?")
+        assert proof.enter_presses == 1
+        assert proof.how == ("prompt hook" if hooks else proof.how)
+        turn = await wait_turn(events, 1)
+        assert turn.reply == "Sunny.\nLine two: 100%"
+        assert turn.source is (Source.HOOK if hooks else Source.QUIESCENCE)
+        statuses = [e.new for e in events if isinstance(e, StatusChanged)]
+        assert statuses[:3] == [AgentStatus.IDLE, AgentStatus.WORKING, AgentStatus.IDLE]
+        assert agent.status is AgentStatus.IDLE
+    finally:
+        await agent.stop()
+
+
+@pytest.mark.parametrize("hooks", [True, False], ids=["hooks", "screen-only"])
+async def test_multiline_paste_is_submitted_once_and_exactly(
+    tmp_path: Path, fake_state: None, hooks: bool
+) -> None:
+    text = "first line\n  indented ☃ 中文\n> looks like a prompt\nlast line"
+    if hooks:  # a raw ESC can only come back exactly through a hook, never through a screen
+        text += "\n\x1b[31m not a colour"
+    agent, events = await start_agent(tmp_path, hooks=hooks)
+    try:
+        await agent.deliver(text)
+        turn = await wait_turn(events, 1)
+        assert turn.reply == f"echo: {text}"
+        accepted = [e for e in events if isinstance(e, PromptAccepted)]
+        assert len(accepted) == 1
+        assert accepted[0].prompt == text
+        transcript = read_transcript(tmp_path, agent)
+        assert [line["text"] for line in transcript if line["role"] == "user"] == [text]
+    finally:
+        await agent.stop()
+
+
+async def test_enter_dropped_after_paste_is_resent_alone(tmp_path: Path, fake_state: None) -> None:
+    # The agent ignores an Enter within 400 ms of a paste (as Claude does within ~50 ms) and
+    # our pause is shorter: delivery must re-send Enter alone and submit exactly once.
+    agent, events = await start_agent(
+        tmp_path,
+        extra=["--paste-enter-guard", "400", "--paste-enter-mode", "drop"],
+        submit_proof_timeout=0.3,
+    )
+    try:
+        proof = await agent.deliver("guarded prompt")
+        assert proof.enter_presses >= 2
+        await wait_turn(events, 1)
+        transcript = read_transcript(tmp_path, agent)
+        assert [line["text"] for line in transcript if line["role"] == "user"] == ["guarded prompt"]
+    finally:
+        await agent.stop()
+
+
+async def test_deliveries_are_serialised(tmp_path: Path, fake_state: None) -> None:
+    script = "rules:\n  - reply: 'done {prompt}'\n    delay: 0.3\n"
+    agent, events = await start_agent(tmp_path, script=script)
+    try:
+        await asyncio.gather(*(agent.deliver(f"task {n}") for n in range(3)))
+        await wait_turn(events, 3)
+        replies = [e.reply for e in events if isinstance(e, TurnEnded)]
+        assert sorted(replies) == ["done task 0", "done task 1", "done task 2"]
+        transcript = read_transcript(tmp_path, agent)
+        assert len([line for line in transcript if line["role"] == "user"]) == 3
+    finally:
+        await agent.stop()
+
+
+async def test_crash_mid_turn_is_reported_quickly_and_not_left_working(
+    tmp_path: Path, fake_state: None
+) -> None:
+    script = "rules:\n  - match: boom\n    crash: 7\n    delay: 0.2\n"
+    agent, events = await start_agent(tmp_path, script=script)
+    try:
+        await agent.deliver("boom")
+        await agent.wait_for_status(AgentStatus.EXITED, within=5)
+        exited_at = time.time()
+        assert agent.exit is not None and agent.exit.exit_code == 7
+        last = [e for e in events if isinstance(e, StatusChanged)][-1]
+        assert last.new is AgentStatus.EXITED and last.at - exited_at < 1.0
+        with pytest.raises(DeliveryError, match="exited"):
+            await agent.deliver("anyone there?")
+    finally:
+        await agent.stop()
+
+
+@pytest.mark.parametrize("hooks", [True, False], ids=["hooks", "screen-only"])
+async def test_approval_is_detected_and_answered(
+    tmp_path: Path, fake_state: None, hooks: bool
+) -> None:
+    script = (
+        "rules:\n"
+        '  - match: create\n    write: {path: made.txt, content: "yes\\n"}\n    reply: wrote it\n'
+        '  - match: other\n    write: {path: denied.txt, content: "no\\n"}\n    reply: tried\n'
+    )
+    agent, events = await start_agent(tmp_path, hooks=hooks, script=script)
+    work = tmp_path / "work"
+    try:
+        await agent.deliver("please create the file")
+        await agent.wait_for_status(AgentStatus.NEEDS_APPROVAL, within=5)
+        assert not (work / "made.txt").exists()
+        agent.approve()
+        turn = await wait_turn(events, 1)
+        assert (work / "made.txt").read_text() == "yes\n"
+        assert "wrote it" in turn.reply
+        await agent.deliver("other file")
+        await agent.wait_for_status(AgentStatus.NEEDS_APPROVAL, within=5)
+        agent.deny()
+        turn = await wait_turn(events, 2)
+        assert not (work / "denied.txt").exists()
+        assert "Edit denied" in turn.reply
+    finally:
+        await agent.stop()
+
+
+async def test_missing_cli_is_reported_with_install_hint(tmp_path: Path) -> None:
+    profile = fake_profile(command=["no-such-agent-cli"], install="npm install -g no-such-agent")
+    spec = prepare_launch(profile, agent="ghost", cwd=tmp_path, agent_dir=tmp_path / "run")
+    agent = Agent("ghost", profile, spec)
+    await agent.start()
+    assert agent.status is AgentStatus.EXITED
+    assert "command not found: no-such-agent-cli" in (agent.session.error or "")
+    assert "npm install -g no-such-agent" in profile.missing_message()
+
+
+async def wait_turn(events: list[AgentEvent], count: int, within: float = 15.0) -> TurnEnded:
+    deadline = time.monotonic() + within
+    while True:
+        turns = [e for e in events if isinstance(e, TurnEnded)]
+        if len(turns) >= count:
+            return turns[count - 1]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"only {len(turns)} turns ended: {events}")
+        await asyncio.sleep(0.01)
+
+
+def read_transcript(tmp_path: Path, agent: Agent) -> list[dict[str, str]]:
+    path = tmp_path / "fake-state" / "sessions" / f"{agent.session_id}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
