@@ -90,6 +90,10 @@ class TerminalSession:
         self.pty.start(self._data, self._exited)
         return True
 
+    def fail(self, message: str) -> None:
+        """End a session that cannot start, showing ``message`` on its screen."""
+        self._fail(message)
+
     def _fail(self, message: str) -> None:
         self.error = message
         self.screen.feed(b"\x1b[1;31m" + message.encode() + b"\x1b[0m\r\n")

@@ -17,6 +17,8 @@ from coder_tui.core.agents.agent import Agent, DeliveryError
 from coder_tui.core.agents.events import (
     AgentEvent,
     AgentStatus,
+    ApprovalAnswered,
+    ApprovalPolicy,
     PromptAccepted,
     Source,
     StatusChanged,
@@ -195,8 +197,9 @@ async def test_missing_cli_is_reported_with_install_hint(tmp_path: Path) -> None
     agent = Agent("ghost", profile, spec)
     await agent.start()
     assert agent.status is AgentStatus.EXITED
-    assert "command not found: no-such-agent-cli" in (agent.session.error or "")
-    assert "npm install -g no-such-agent" in profile.missing_message()
+    shown = agent.session.screen.text().replace("\n", "")
+    assert "'no-such-agent-cli' is not installed" in shown
+    assert "Install it with: npm install -g no-such-agent" in shown
 
 
 async def wait_turn(events: list[AgentEvent], count: int, within: float = 15.0) -> TurnEnded:
@@ -213,3 +216,35 @@ async def wait_turn(events: list[AgentEvent], count: int, within: float = 15.0) 
 def read_transcript(tmp_path: Path, agent: Agent) -> list[dict[str, str]]:
     path = tmp_path / "fake-state" / "sessions" / f"{agent.session_id}.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(
+    ("policy", "prompt", "auto"),
+    [
+        (ApprovalPolicy.APPROVE_EDITS, "create it", True),
+        (ApprovalPolicy.APPROVE_ALL, "create it", True),
+        (ApprovalPolicy.ASK, "create it", False),
+    ],
+)
+async def test_approval_policy_is_applied_and_reported(
+    tmp_path: Path, fake_state: None, policy: ApprovalPolicy, prompt: str, auto: bool
+) -> None:
+    script = (
+        "rules:\n  - match: create\n    write: {path: auto.txt, content: ok}\n    reply: done\n"
+    )
+    agent, events = await start_agent(tmp_path, script=script)
+    agent.policy = policy
+    try:
+        await agent.deliver(prompt)
+        if auto:
+            turn = await wait_turn(events, 1)
+            assert "done" in turn.reply
+            assert (tmp_path / "work" / "auto.txt").read_text() == "ok"
+            answers = [e for e in events if isinstance(e, ApprovalAnswered)]
+            assert [(a.approved, a.by) for a in answers] == [(True, str(policy))]
+        else:
+            await agent.wait_for_status(AgentStatus.NEEDS_APPROVAL, within=5)
+            assert not [e for e in events if isinstance(e, ApprovalAnswered)]
+            assert not (tmp_path / "work" / "auto.txt").exists()
+    finally:
+        await agent.stop()

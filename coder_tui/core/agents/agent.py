@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +26,8 @@ from coder_tui.core.agents.events import (
     AgentEvent,
     AgentExited,
     AgentStatus,
+    ApprovalAnswered,
+    ApprovalPolicy,
     ApprovalRequested,
     PromptAccepted,
     Source,
@@ -74,8 +78,10 @@ class Agent:
         *,
         cols: int = 120,
         rows: int = 40,
+        policy: ApprovalPolicy = ApprovalPolicy.ASK,
     ) -> None:
         self.name = name
+        self.policy = policy
         self.profile = profile
         self.spec = spec
         self.session = TerminalSession(spec.argv, cwd=spec.cwd, env=spec.env, cols=cols, rows=rows)
@@ -122,6 +128,16 @@ class Agent:
         self._emit(StatusChanged(self.name, old, new, source, detail))
         if new is AgentStatus.NEEDS_APPROVAL:
             self._emit(ApprovalRequested(self.name, detail, source))
+            self._apply_policy()
+
+    def _apply_policy(self) -> None:
+        """Answer a permission prompt by the agent's explicit policy, or leave it to the user."""
+        if self.policy is ApprovalPolicy.ASK:
+            return
+        prompt = "\n".join(self.screen_lines())
+        is_edit = self._rules.find(self._rules.approval_edit, prompt.split("\n")) is not None
+        if self.policy is ApprovalPolicy.APPROVE_ALL or is_edit:
+            self.approve(by=str(self.policy))
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -133,6 +149,10 @@ class Agent:
         """Spawn the CLI and begin watching its hook events and its screen."""
         self.spec.events_file.parent.mkdir(parents=True, exist_ok=True)
         self.spec.events_file.touch()
+        path = self.spec.env.get("PATH", os.environ.get("PATH"))
+        if shutil.which(self.spec.argv[0], path=path) is None:
+            self.session.fail(self.profile.missing_message())
+            return
         if not self.session.start():
             return  # the session drew the error on its screen and reported the exit
         self._screen_task = asyncio.create_task(self._watch_screen(), name=f"{self.name}-screen")
@@ -417,13 +437,19 @@ class Agent:
 
     # --- approvals ----------------------------------------------------------------------------
 
-    def approve(self, *, always: bool = False) -> None:
+    def approve(self, *, always: bool = False, by: str = "user") -> None:
+        """Answer the permission prompt with the CLI's own 'yes' key."""
         keys = self.profile.approval_keys
         key = keys.approve_always if always and keys.approve_always else keys.approve
         self.session.write(key.encode())
+        self._emit(ApprovalAnswered(self.name, True, by, self._approval_detail()))
 
-    def deny(self) -> None:
+    def deny(self, *, by: str = "user") -> None:
         self.session.write(self.profile.approval_keys.deny.encode())
+        self._emit(ApprovalAnswered(self.name, False, by, self._approval_detail()))
+
+    def _approval_detail(self) -> str:
+        return self._rules.find(self._rules.approval, self.screen_lines()) or ""
 
 
 def _echoes(line: str, prompt_line: str, *, first: bool) -> bool:
@@ -445,6 +471,7 @@ class _CompiledRules:
         self.busy = [re.compile(p) for p in rules.busy]
         self.idle = [re.compile(p) for p in rules.idle]
         self.approval = [re.compile(p) for p in rules.approval]
+        self.approval_edit = [re.compile(p) for p in rules.approval_edit]
         self.input_box = re.compile(rules.input_box) if rules.input_box else None
 
     @staticmethod

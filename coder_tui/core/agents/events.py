@@ -62,6 +62,22 @@ class ApprovalRequested(AgentEvent):
     source: Source
 
 
+class ApprovalPolicy(StrEnum):
+    """What coder-tui does when an agent asks for permission. Explicit and shown per agent;
+    anything but ASK is chosen by the user or the template, never by default."""
+
+    ASK = "ask"  # show it to the user, answer nothing
+    APPROVE_EDITS = "approve-edits"  # approve file edits, ask for everything else
+    APPROVE_ALL = "approve-all"
+
+
+@dataclass(frozen=True)
+class ApprovalAnswered(AgentEvent):
+    approved: bool
+    by: str  # "user" or the policy's name
+    detail: str
+
+
 @dataclass(frozen=True)
 class AgentExited(AgentEvent):
     exit_code: int | None

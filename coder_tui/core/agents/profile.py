@@ -42,10 +42,11 @@ class ScreenRules(_Strict):
     busy: list[str] = Field(default_factory=list)
     idle: list[str] = Field(default_factory=list)
     approval: list[str] = Field(default_factory=list)
+    approval_edit: list[str] = Field(default_factory=list)  # approvals that are file edits
     input_box: str | None = None  # first line of the input box: the region above is output
     quiescence: float = Field(default=1.5, gt=0)  # seconds without screen change that mean "idle"
 
-    @field_validator("busy", "idle", "approval")
+    @field_validator("busy", "idle", "approval", "approval_edit")
     @classmethod
     def _regexes_compile(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
