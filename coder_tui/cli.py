@@ -1,6 +1,8 @@
 """Command line of coder-tui.
 
-Errors a user can cause end in one clear message and exit code 2, before anything starts.
+``coder-tui [--agents ...] [--cmd ...]`` opens the TUI; ``coder-tui doctor`` checks the agent
+CLIs; ``coder-tui hook`` is what agent CLIs call at each event. Errors a user can cause end in
+one clear message and exit code 2, before anything starts.
 """
 
 from __future__ import annotations
@@ -9,27 +11,61 @@ import argparse
 import shlex
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coder_tui import __version__
+
+if TYPE_CHECKING:
+    from coder_tui.core.agents.profile import AgentProfile
+    from coder_tui.core.agents.team import AgentRequest
+
+SUBCOMMANDS = {"doctor", "hook"}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coder-tui",
-        description="Run coding-agent CLIs (or any commands) side by side in terminal panes.",
+        description=(
+            "Run coding-agent CLIs (or any commands) side by side in terminal panes. "
+            "Other commands: `coder-tui doctor` (which agent CLIs are ready), "
+            "`coder-tui hook` (called by agent CLIs)."
+        ),
         epilog=(
             "Keys: ctrl+] leaves the focused pane; then arrows/tab select, enter enters, "
-            "m maximises, 1-9 jump to a pane, q quits. ctrl+q quits from anywhere."
+            "m maximises, 1-9 jump to a pane, a/d approve/deny an agent's request, "
+            "p changes its approval policy, r restarts it, q quits. ctrl+q quits from anywhere."
         ),
+    )
+    parser.add_argument(
+        "--agents",
+        default="",
+        metavar="LIST",
+        help="agents to start, by profile: 'claude,codex,gemini' or 'reviewer=claude,fixer=codex'",
     )
     parser.add_argument(
         "--cmd",
         action="append",
         default=[],
         metavar="COMMAND",
-        help="a command to run in its own pane (repeatable), split like a shell would",
+        help="a plain command to run in its own pane (repeatable), split like a shell would",
     )
-    parser.add_argument("--cwd", default=None, help="working folder of the commands")
+    parser.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="AGENT=MODE",
+        help="approval policy of an agent: ask (default), approve-edits or approve-all",
+    )
+    parser.add_argument(
+        "--skip-approvals",
+        action="append",
+        default=[],
+        metavar="AGENT",
+        help="start AGENT with its CLI's own skip-permission flag (explicit opt-in)",
+    )
+    parser.add_argument("--cwd", default=None, help="working folder of the agents and commands")
     parser.add_argument("--version", action="version", version=f"coder-tui {__version__}")
     return parser
 
@@ -54,20 +90,84 @@ def _usage_error(message: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in SUBCOMMANDS:
+        return _subcommand(args_list[0], args_list[1:])
+    args = build_parser().parse_args(args_list)
     commands = parse_commands(args.cmd)
-    if not commands:
+    cwd = Path(args.cwd).resolve() if args.cwd else Path.cwd()
+    if not cwd.is_dir():
+        return _usage_error(f"--cwd {args.cwd}: no such folder")
+    agents: list[AgentRequest] = []
+    profiles: dict[str, AgentProfile] = {}
+    if args.agents:
+        try:
+            agents, profiles = _agent_requests(args)
+        except ValueError as exc:
+            return _usage_error(str(exc))
+    if not commands and not agents:
         from coder_tui.core.session import default_shell
 
         commands = [default_shell()]
+    from coder_tui import paths
+    from coder_tui.core.agents.team import new_run_dir
     from coder_tui.ui.app import CoderTuiApp
 
-    app = CoderTuiApp(commands, cwd=args.cwd)
+    run_dir = new_run_dir(paths.runs_dir()) if agents else None
+    app = CoderTuiApp(commands, agents=agents, profiles=profiles, run_dir=run_dir, cwd=cwd)
     try:
         app.run()
     finally:
         app.kill_sessions_now()
     return app.return_code or 0
+
+
+def _agent_requests(
+    args: argparse.Namespace,
+) -> tuple[list[AgentRequest], dict[str, AgentProfile]]:
+    from coder_tui.core.agents.events import ApprovalPolicy
+    from coder_tui.core.agents.profile import load_profiles
+    from coder_tui.core.agents.team import parse_agent_list
+    from coder_tui.core.yamlfile import ConfigError
+
+    try:
+        profiles = load_profiles()
+    except ConfigError as exc:
+        raise ValueError(f"broken agent profile:\n{exc}") from None
+    requests = parse_agent_list(args.agents, profiles)
+    names = {r.name for r in requests}
+    policies: dict[str, ApprovalPolicy] = {}
+    for item in args.policy:
+        name, _, mode = item.partition("=")
+        if name not in names:
+            raise ValueError(f"--policy {item}: no agent named {name!r}")
+        try:
+            policies[name] = ApprovalPolicy(mode)
+        except ValueError:
+            modes = ", ".join(p.value for p in ApprovalPolicy)
+            raise ValueError(f"--policy {item}: mode must be one of {modes}") from None
+    for name in args.skip_approvals:
+        if name not in names:
+            raise ValueError(f"--skip-approvals {name}: no agent named {name!r}")
+    requests = [
+        replace(
+            r,
+            policy=policies.get(r.name, r.policy),
+            skip_approval=r.name in args.skip_approvals,
+        )
+        for r in requests
+    ]
+    return requests, profiles
+
+
+def _subcommand(name: str, argv: list[str]) -> int:
+    if name == "doctor":
+        from coder_tui.doctor import main as doctor_main
+
+        return doctor_main(argv)
+    from coder_tui.hook import main as hook_main
+
+    return hook_main(argv)
 
 
 if __name__ == "__main__":

@@ -396,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = check_environment(args.timeout)
     config_errors: list[str] = []
     reports: list[AgentReport] = []
-    if exit_code(env, []) != 1:
+    if check_python().status == "ok":  # Python is new enough to load the profiles at all
         from coder_tui.core.agents.profile import load_profiles
         from coder_tui.core.yamlfile import ConfigError
 
@@ -418,21 +418,33 @@ def main(argv: Sequence[str] | None = None) -> int:
                 reports = list(pool.map(lambda p: check_agent(p, timeout=args.timeout), chosen))
 
     code = exit_code(env, config_errors)
-    if args.json:
-        document = {
-            "ok": code == 0,
-            "exit_code": code,
-            "config_errors": config_errors,
-            "agents": [report.to_json() for report in reports],
-            "env": {check.key: check.to_json() for check in env},
-        }
-        print(json.dumps(document, indent=2))
-    else:
-        render(Console(), reports, env, config_errors, code)
+    try:
+        if args.json:
+            document = {
+                "ok": code == 0,
+                "exit_code": code,
+                "config_errors": config_errors,
+                "agents": [report.to_json() for report in reports],
+                "env": {check.key: check.to_json() for check in env},
+            }
+            print(json.dumps(document, indent=2), flush=True)
+        else:
+            render(_Console(), reports, env, config_errors, code)
+            sys.stdout.flush()
+    except BrokenPipeError:  # `coder-tui doctor | head`: the reader left, the verdict stands
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return code
 
 
 # --- human output ------------------------------------------------------------------------------
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader left (`| head`): stop writing but keep the exit code (rich exits 1)."""
+        self.quiet = True
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
 
 _AGENT_STYLE = {"ready": "green", "missing": "yellow", "broken": "red"}
 _CHECK_STYLE = {"ok": "green", "warning": "yellow", "problem": "bold red", "info": "dim"}
@@ -449,7 +461,7 @@ def render(
         console.print(Text("Broken profile files:", style="bold red"))
         for line in config_errors:
             console.print(Text(f"  {line}"))
-        console.print(Text(f"{CONFIG_HINT}, then run `{PROG}` again.", style="bold"))
+        console.print(Text(f"To go on, {CONFIG_HINT} and run `{PROG}` again.", style="bold"))
         console.print()
     if reports:
         console.print(_agent_table(reports))

@@ -1,8 +1,9 @@
-"""The coder-tui application: a grid of terminal panes.
+"""The coder-tui application: a grid of terminal panes, agents' status, and the channel.
 
 Keys are split in two worlds. Inside a focused pane every key belongs to the child, except the
 one key that leaves the pane (``ctrl+]``, which no agent CLI uses) and ``ctrl+q``. Outside a
-pane ("navigation"), plain keys move the selection, maximise, enter a pane or quit.
+pane ("navigation"), plain keys move the selection, maximise, enter a pane, answer an agent's
+approval prompt, change its approval policy, restart it, or quit.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import asyncio
 import math
 import os
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,13 +21,21 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.color import Color
 from textual.containers import Grid
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from coder_tui.core.agents.agent import Agent
+from coder_tui.core.agents.events import AgentEvent, AgentStatus, ApprovalPolicy
+from coder_tui.core.agents.profile import AgentProfile
+from coder_tui.core.agents.team import AgentRequest, create_agent
 from coder_tui.core.session import TerminalSession
+from coder_tui.ui.widgets.agent_status import StatusBar, status_content
+from coder_tui.ui.widgets.channel_view import ChannelView
 from coder_tui.ui.widgets.terminal_pane import TerminalPane
 
 LEAVE_PANE_KEY = "ctrl+right_square_bracket"
+POLICY_CYCLE = [ApprovalPolicy.ASK, ApprovalPolicy.APPROVE_EDITS, ApprovalPolicy.APPROVE_ALL]
 
 
 def command_label(argv: Sequence[str]) -> str:
@@ -33,17 +43,40 @@ def command_label(argv: Sequence[str]) -> str:
     return shlex.join(os.path.basename(arg) if "/" in arg else arg for arg in argv)
 
 
+@dataclass
+class PaneEntry:
+    """What one pane shows: a plain command's session, or an agent."""
+
+    label: str
+    session: TerminalSession
+    start: Callable[[], object]
+    agent: Agent | None = None
+
+
+class AgentEventMessage(Message):
+    """An agent-layer event, carried onto Textual's message queue."""
+
+    def __init__(self, event: AgentEvent) -> None:
+        super().__init__()
+        self.event = event
+
+
 class PanesScreen(Screen[None]):
-    """The main screen: every pane in a grid, plus the key footer."""
+    """The main screen: every pane in a grid, the channel, the status bar and the keys."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("right,down,tab", "select(1)", "Next pane", show=False),
         Binding("left,up,shift+tab", "select(-1)", "Previous pane", show=False),
         Binding("enter,i", "enter_pane", "Enter pane"),
-        Binding("m,z", "toggle_maximize", "Maximise"),
-        Binding("q", "app.quit", "Quit"),
         Binding("1", "enter_pane(0)", "Go to pane", key_display="1-9"),
         *(Binding(str(n), f"enter_pane({n - 1})", show=False) for n in range(2, 10)),
+        Binding("m,z", "toggle_maximize", "Maximise"),
+        Binding("a", "approve", "Approve"),
+        Binding("A", "approve(True)", "Approve always", show=False),
+        Binding("d", "deny", "Deny"),
+        Binding("p", "cycle_policy", "Policy"),
+        Binding("r", "restart", "Restart"),
+        Binding("q", "quit_app", "Quit"),
     ]
 
     DEFAULT_CSS = """
@@ -51,30 +84,52 @@ class PanesScreen(Screen[None]):
     #panes { height: 1fr; grid-gutter: 0; }
     """
 
-    def __init__(self, sessions: Sequence[tuple[str, TerminalSession]]) -> None:
+    def __init__(self, entries: Sequence[PaneEntry], *, channel: bool) -> None:
         super().__init__()
-        self.sessions = list(sessions)
+        self.entries = list(entries)
+        self.with_channel = channel
         self.selected = 0
 
     def compose(self) -> ComposeResult:
-        columns = max(1, math.ceil(math.sqrt(len(self.sessions))))
-        rows = max(1, math.ceil(len(self.sessions) / columns))
+        cells = len(self.entries) + (1 if self.with_channel else 0)
+        columns = max(1, math.ceil(math.sqrt(cells)))
+        rows = max(1, math.ceil(cells / columns))
         with Grid(id="panes") as grid:
             grid.styles.grid_size_columns = columns
             grid.styles.grid_size_rows = rows
-            for index, (label, session) in enumerate(self.sessions):
-                pane = TerminalPane(session, label=f"{index + 1} {label}", id=f"pane-{index}")
-                pane.tooltip = session.command_line
+            for index, entry in enumerate(self.entries):
+                pane = TerminalPane(
+                    entry.session,
+                    start=entry.start,
+                    label=f"{index + 1} {entry.label}",
+                    id=f"pane-{index}",
+                )
+                pane.tooltip = entry.session.command_line
                 yield pane
+            if self.with_channel:
+                names = [e.agent.name for e in self.entries if e.agent is not None]
+                yield ChannelView(names, id="channel")
+        if self.with_channel:
+            yield StatusBar(id="status")
         yield Footer()
 
     @property
     def panes(self) -> list[TerminalPane]:
         return list(self.query(TerminalPane))
 
+    @property
+    def agents(self) -> list[Agent]:
+        return [e.agent for e in self.entries if e.agent is not None]
+
+    def selected_agent(self) -> Agent | None:
+        if 0 <= self.selected < len(self.entries):
+            return self.entries[self.selected].agent
+        return None
+
     def on_mount(self) -> None:
         if self.panes:
             self.panes[0].focus()
+        self.refresh_agents()
 
     def on_descendant_focus(self) -> None:
         focused = self.focused
@@ -89,6 +144,44 @@ class PanesScreen(Screen[None]):
     def _mark_selected(self) -> None:
         for index, pane in enumerate(self.panes):
             pane.set_class(index == self.selected, "-selected")
+        self.refresh_agents()
+
+    # --- agents ------------------------------------------------------------------------------
+
+    def show_agent_event(self, event: AgentEvent) -> None:
+        if self.with_channel:
+            self.query_one(ChannelView).post_event(event)
+        self.refresh_agents()
+
+    def refresh_agents(self) -> None:
+        """Pane borders and the status bar follow every agent's status."""
+        for pane, entry in zip(self.panes, self.entries, strict=False):
+            if entry.agent is not None:
+                pane.border_subtitle = status_content(entry.agent)
+                pane.set_class(entry.agent.status is AgentStatus.NEEDS_APPROVAL, "-asking")
+        if self.with_channel:
+            selected = self.selected_agent()
+            numbered = [(i + 1, e.agent) for i, e in enumerate(self.entries) if e.agent is not None]
+            self.query_one(StatusBar).show(numbered, selected.name if selected else None)
+        self.refresh_bindings()
+
+    # --- navigation ----------------------------------------------------------------------------
+
+    @property
+    def navigating(self) -> bool:
+        """No pane has focus: plain keys are commands."""
+        return not isinstance(self.focused, TerminalPane)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # While a pane has focus its keys belong to the child: hide the navigation keys.
+        if not self.navigating and action in _NAV_ACTIONS:
+            return False
+        agent = self.selected_agent()
+        if action in {"approve", "deny"}:
+            return agent is not None and agent.status is AgentStatus.NEEDS_APPROVAL
+        if action in {"cycle_policy", "restart"}:
+            return agent is not None
+        return True
 
     def action_select(self, step: int) -> None:
         panes = self.panes
@@ -109,37 +202,66 @@ class PanesScreen(Screen[None]):
         self.set_focus(None)
         self._mark_selected()
 
-    @property
-    def navigating(self) -> bool:
-        """No pane has focus: plain keys are commands."""
-        return not isinstance(self.focused, TerminalPane)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # While a pane has focus its keys belong to the child: hide the navigation keys.
-        if action in {"select", "enter_pane", "toggle_maximize", "app.quit"}:
-            return self.navigating
-        return True
-
     def action_toggle_maximize(self) -> None:
         if self.maximized is not None:
             self.minimize()
         elif self.panes:
             self.maximize(self.panes[self.selected])
 
+    def action_approve(self, always: bool = False) -> None:
+        agent = self.selected_agent()
+        if agent is not None and agent.status is AgentStatus.NEEDS_APPROVAL:
+            agent.approve(always=always)
+
+    def action_deny(self) -> None:
+        agent = self.selected_agent()
+        if agent is not None and agent.status is AgentStatus.NEEDS_APPROVAL:
+            agent.deny()
+
+    def action_cycle_policy(self) -> None:
+        agent = self.selected_agent()
+        if agent is not None:
+            agent.policy = POLICY_CYCLE[(POLICY_CYCLE.index(agent.policy) + 1) % 3]
+            self.notify(f"{agent.name}: approval policy {agent.policy}")
+            self.refresh_agents()
+
+    async def action_quit_app(self) -> None:
+        await self.app.action_quit()
+
+    async def action_restart(self) -> None:
+        app = self.app
+        if isinstance(app, CoderTuiApp):
+            await app.restart_agent(self.selected)
+
+
+_NAV_ACTIONS = {
+    "select",
+    "enter_pane",
+    "toggle_maximize",
+    "approve",
+    "deny",
+    "cycle_policy",
+    "restart",
+    "quit_app",
+}
+
 
 class CoderTuiApp(App[None]):
-    """Panes for the given commands; later issues add agents, the channel and the operator."""
+    """Panes for commands and agents, with the agents' status and a channel."""
 
     TITLE = "coder-tui"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(LEAVE_PANE_KEY, "leave_pane", "Leave pane", key_display="^]", priority=True),
         Binding("ctrl+q", "quit", "Quit", key_display="^q", priority=True, show=False),
     ]
 
     def __init__(
         self,
-        commands: Sequence[Sequence[str]],
+        commands: Sequence[Sequence[str]] = (),
         *,
+        agents: Sequence[AgentRequest] = (),
+        profiles: dict[str, AgentProfile] | None = None,
+        run_dir: Path | None = None,
         labels: Sequence[str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
         env: dict[str, str] | None = None,
@@ -147,25 +269,76 @@ class CoderTuiApp(App[None]):
         super().__init__()
         self.commands = [list(c) for c in commands]
         self.labels = list(labels) if labels else [command_label(c) for c in self.commands]
-        self.cwd = Path(cwd) if cwd else None
+        self.agent_requests = list(agents)
+        self.profiles = profiles or {}
+        self.run_dir = run_dir
+        self.cwd = Path(cwd) if cwd else Path.cwd()
         self.env = env
         self.sessions: list[TerminalSession] = []
+        self.agents: list[Agent] = []
+        self.entries: list[PaneEntry] = []
+        self.launch_notes: list[str] = []
 
-    def on_mount(self) -> None:
+    def _theme_colours(self) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
         theme = self.current_theme
         fg = Color.parse(theme.foreground or "#e0e0e0")
         bg = Color.parse(theme.background or "#000000")
-        for argv in self.commands:
-            self.sessions.append(
-                TerminalSession(
-                    argv,
-                    cwd=self.cwd,
-                    env=self.env,
-                    default_fg=(fg.r, fg.g, fg.b),
-                    default_bg=(bg.r, bg.g, bg.b),
-                )
+        return (fg.r, fg.g, fg.b), (bg.r, bg.g, bg.b)
+
+    def on_mount(self) -> None:
+        fg, bg = self._theme_colours()
+        for label, argv in zip(self.labels, self.commands, strict=True):
+            session = TerminalSession(
+                argv, cwd=self.cwd, env=self.env, default_fg=fg, default_bg=bg
             )
-        self.push_screen(PanesScreen(list(zip(self.labels, self.sessions, strict=True))))
+            self.sessions.append(session)
+            self.entries.append(PaneEntry(label, session, session.start))
+        for request in self.agent_requests:
+            self.entries.append(self._agent_entry(request))
+        for note in self.launch_notes:
+            self.notify(note, timeout=10)
+        self.push_screen(PanesScreen(self.entries, channel=bool(self.agent_requests)))
+
+    def _agent_entry(self, request: AgentRequest) -> PaneEntry:
+        if self.run_dir is None:
+            raise RuntimeError("agents need a run folder")
+        agent, notes = create_agent(request, self.profiles, cwd=self.cwd, run_dir=self.run_dir)
+        self.launch_notes += notes
+        self.agents.append(agent)
+        self.sessions.append(agent.session)
+        agent.subscribe(self._forward_agent_event)
+        label = request.name
+        if request.name != request.profile:
+            label += f" ({request.profile})"
+        return PaneEntry(label, agent.session, lambda: asyncio.create_task(agent.start()), agent)
+
+    def _forward_agent_event(self, event: AgentEvent) -> None:
+        self.post_message(AgentEventMessage(event))
+
+    def on_agent_event_message(self, message: AgentEventMessage) -> None:
+        screen = self.screen
+        if isinstance(screen, PanesScreen):
+            screen.show_agent_event(message.event)
+
+    async def restart_agent(self, index: int) -> None:
+        """Stop the agent in pane ``index`` and start it afresh (a new session) in place."""
+        entry = self.entries[index]
+        if entry.agent is None:
+            return
+        old = entry.agent
+        await old.stop()
+        request = next(r for r in self.agent_requests if r.name == old.name)
+        new_entry = self._agent_entry(request)
+        assert new_entry.agent is not None
+        new_entry.agent.policy = old.policy
+        self.agents.remove(old)
+        self.entries[index] = new_entry
+        screen = self.screen
+        if isinstance(screen, PanesScreen):
+            screen.entries[index] = new_entry
+            screen.panes[index].replace_session(new_entry.session, new_entry.start)
+            screen.refresh_agents()
+        self.notify(f"{old.name} restarted")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "leave_pane":
@@ -183,7 +356,9 @@ class CoderTuiApp(App[None]):
         self.exit()
 
     async def close_sessions(self) -> None:
-        await asyncio.gather(*(s.close() for s in self.sessions), return_exceptions=True)
+        stops = [agent.stop() for agent in self.agents]
+        closes = [s.close() for s in self.sessions if not any(a.session is s for a in self.agents)]
+        await asyncio.gather(*stops, *closes, return_exceptions=True)
 
     def kill_sessions_now(self) -> None:
         """Last resort after the loop stopped (a crash): no child may outlive the app."""

@@ -149,6 +149,8 @@ class Agent:
         """Spawn the CLI and begin watching its hook events and its screen."""
         self.spec.events_file.parent.mkdir(parents=True, exist_ok=True)
         self.spec.events_file.touch()
+        # Events already in the file belong to an earlier launch (a restart or a resume).
+        self._events_offset = self.spec.events_file.stat().st_size
         path = self.spec.env.get("PATH", os.environ.get("PATH"))
         if shutil.which(self.spec.argv[0], path=path) is None:
             self.session.fail(self.profile.missing_message())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from rich.cells import cell_len
 from rich.color import Color as RichColor
@@ -73,6 +74,7 @@ class TerminalPane(Widget, can_focus=True):
         self,
         session: TerminalSession,
         *,
+        start: Callable[[], object] | None = None,
         label: str | None = None,
         name: str | None = None,
         id: str | None = None,
@@ -80,6 +82,8 @@ class TerminalPane(Widget, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.session = session
+        self._start = start or session.start
+        self._started = False
         self.label = label or session.command_line
         self.frames_drawn = 0
         self._strips: list[Strip] = []
@@ -101,23 +105,43 @@ class TerminalPane(Widget, can_focus=True):
     # --- lifecycle ---------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.session.on_output(self._schedule_frame)
-        self.session.on_exit(self._on_session_exit)
+        self._watch_session(self.session)
+
+    def _watch_session(self, session: TerminalSession) -> None:
+        session.on_output(self._schedule_frame)
+        session.on_exit(lambda exit: self._on_session_exit(session, exit))
 
     def _start_child(self) -> None:
         """Start the child once the pane has its real size, so it never draws for a wrong one
         and then redraws (losing what it printed, as vim's file message)."""
-        if self.session.pty is None and not self.session.ended:
-            self.session.start()
+        if not self._started and self.session.pty is None and not self.session.ended:
+            self._started = True
+            self._start()
+
+    def replace_session(self, session: TerminalSession, start: Callable[[], object]) -> None:
+        """Show a new session in this pane (an agent restart); the old one must be closed."""
+        self.session = session
+        self._start = start
+        self._started = False
+        self.remove_class("-ended")
+        self.border_subtitle = ""
+        self._watch_session(session)
+        cols, rows = self._grid_size()
+        session.resize(cols, rows)
+        self._start_child()
+        self._full_redraw = True
+        self._schedule_frame()
 
     def on_unmount(self) -> None:
         if self._frame_handle is not None:
             self._frame_handle.cancel()
             self._frame_handle = None
 
-    def _on_session_exit(self, exit: PtyExit | None) -> None:
+    def _on_session_exit(self, session: TerminalSession, exit: PtyExit | None) -> None:
+        if session is not self.session:
+            return  # a session this pane no longer shows (replaced on restart)
         self.add_class("-ended")
-        self.border_subtitle = self.session.error or (exit.description if exit else "ended")
+        self.border_subtitle = session.error or (exit.description if exit else "ended")
         self.post_message(self.Exited(self, exit))
 
     def _grid_size(self) -> tuple[int, int]:

@@ -1,0 +1,82 @@
+"""From a user's agent list (``claude,codex`` or ``reviewer=claude,fixer=codex``) to Agents."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from coder_tui.core.agents.agent import Agent
+from coder_tui.core.agents.events import ApprovalPolicy
+from coder_tui.core.agents.launch import prepare_launch
+from coder_tui.core.agents.profile import AgentProfile
+
+
+class AgentListError(ValueError):
+    """The agent list names something that does not exist; the message lists what does."""
+
+
+@dataclass(frozen=True)
+class AgentRequest:
+    name: str
+    profile: str
+    policy: ApprovalPolicy = ApprovalPolicy.ASK
+    skip_approval: bool = False
+
+
+def parse_agent_list(text: str, profiles: dict[str, AgentProfile]) -> list[AgentRequest]:
+    """``claude,codex`` names agents after their profile (``claude-2`` for a second one);
+    ``name=profile`` names them yourself."""
+    requests: list[AgentRequest] = []
+    used: set[str] = set()
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, _, profile = item.partition("=")
+        if not profile:
+            profile = name
+            n = 2
+            while name in used:
+                name = f"{profile}-{n}"
+                n += 1
+        if profile not in profiles:
+            known = ", ".join(sorted(profiles))
+            raise AgentListError(f"unknown agent profile {profile!r} (known: {known})")
+        if name in used:
+            raise AgentListError(f"two agents are named {name!r}; name them with NAME=PROFILE")
+        used.add(name)
+        requests.append(AgentRequest(name=name, profile=profile))
+    if not requests:
+        raise AgentListError("the agent list is empty")
+    return requests
+
+
+def new_run_dir(runs_root: Path) -> Path:
+    """A fresh run folder: sortable by time, unique even when started in the same second."""
+    run_dir = runs_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def create_agent(
+    request: AgentRequest,
+    profiles: dict[str, AgentProfile],
+    *,
+    cwd: Path,
+    run_dir: Path,
+    first_prompt: str | None = None,
+    extra_args: list[str] | None = None,
+) -> tuple[Agent, list[str]]:
+    """The Agent (not started) and the notes its launch produced for the user."""
+    profile = profiles[request.profile]
+    spec = prepare_launch(
+        profile,
+        agent=request.name,
+        cwd=cwd,
+        agent_dir=run_dir / "agents" / request.name,
+        first_prompt=first_prompt,
+        skip_approval=request.skip_approval,
+        extra_args=extra_args,
+    )
+    return Agent(request.name, profile, spec, policy=request.policy), spec.notes

@@ -1,0 +1,169 @@
+"""The app with agents: status on panes and in the status bar, the channel, approval keys,
+policy and restart, driven through Textual's pilot with the fake agent in real PTYs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from coder_tui import paths
+from coder_tui.core.agents.events import AgentStatus, ApprovalPolicy
+from coder_tui.core.agents.profile import load_profiles
+from coder_tui.core.agents.team import new_run_dir, parse_agent_list
+from coder_tui.ui.app import CoderTuiApp
+from coder_tui.ui.widgets.agent_status import StatusBar
+from coder_tui.ui.widgets.channel_view import ChannelView
+from coder_tui.ui.widgets.terminal_pane import TerminalPane
+from tests.conftest import wait_for
+
+SCRIPT = """\
+rules:
+  - match: create
+    write: {path: approved.txt, content: "by the user\\n"}
+    reply: file created
+  - match: other
+    write: {path: denied.txt, content: "never\\n"}
+    reply: tried
+default_reply: "echo: {prompt}"
+"""
+
+
+@pytest.fixture
+def scripted_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user profile, as a user would add one: the fake agent with a reply script."""
+    monkeypatch.setenv("FAKE_AGENT_STATE_DIR", str(tmp_path / "fake-state"))
+    script = tmp_path / "script.yaml"
+    script.write_text(SCRIPT)
+    agents = paths.config_dir() / "agents"
+    agents.mkdir(parents=True)
+    (agents / "scripted.yaml").write_text(
+        "name: scripted\n"
+        'command: ["{python}", "-m", "coder_tui.fake_agent"]\n'
+        f'args: ["--name", "{{agent}}", "--script", "{script}"]\n'
+        "hooks: fake\n"
+        "screen:\n"
+        "  busy: ['esc to interrupt']\n"
+        "  idle: ['\\? for shortcuts']\n"
+        "  approval: ['Do you want to create ']\n"
+        "  approval_edit: ['Do you want to create ']\n"
+        "  input_box: '^╭─{8,}'\n"
+        "  quiescence: 0.5\n"
+        "approval_keys: {approve: '1', approve_always: null, deny: \"\\e\"}\n"
+        "paste_enter_delay: 0.05\n"
+    )
+
+
+def make_app(
+    tmp_path: Path, agent_list: str, commands: list[list[str]] | None = None
+) -> CoderTuiApp:
+    profiles = load_profiles()
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    return CoderTuiApp(
+        commands or [],
+        agents=parse_agent_list(agent_list, profiles),
+        profiles=profiles,
+        run_dir=new_run_dir(paths.runs_dir()),
+        cwd=work,
+    )
+
+
+def text_of(widget: TerminalPane | StatusBar) -> str:
+    if isinstance(widget, TerminalPane):
+        return "\n".join(widget.render_line(y).text for y in range(widget.content_size.height))
+    return str(widget.render())
+
+
+async def test_typing_into_an_agent_shows_status_reply_and_channel(
+    tmp_path: Path, scripted_profile: None
+) -> None:
+    app = make_app(tmp_path, "alpha=scripted,beta=scripted")
+    async with app.run_test(size=(160, 45)) as pilot:
+        alpha, beta = app.agents
+        await alpha.wait_for_status(AgentStatus.IDLE, within=15)
+        await beta.wait_for_status(AgentStatus.IDLE, within=15)
+        status = app.screen.query_one(StatusBar)
+        await wait_for(
+            lambda: "1 alpha ● idle" in text_of(status) and "2 beta ● idle" in text_of(status)
+        )
+        pane = app.screen.query_one("#pane-0", TerminalPane)
+        assert "idle" in str(pane.border_subtitle)
+        await pilot.press(*"hi there", "enter")
+        channel = app.screen.query_one(ChannelView)
+        await wait_for(lambda: "echo: hi there" in channel_text(channel), 10)
+        assert "alpha ← prompt: hi there" in channel_text(channel)
+        assert alpha.turns == 1 and alpha.last_reply == "echo: hi there"
+
+
+async def test_approve_and_deny_from_navigation_keys(
+    tmp_path: Path, scripted_profile: None
+) -> None:
+    app = make_app(tmp_path, "solo=scripted")
+    work = tmp_path / "work"
+    async with app.run_test(size=(140, 40)) as pilot:
+        (agent,) = app.agents
+        await agent.wait_for_status(AgentStatus.IDLE, within=15)
+        await pilot.press(*"please create", "enter")
+        await agent.wait_for_status(AgentStatus.NEEDS_APPROVAL, within=10)
+        await pilot.pause()
+        status = app.screen.query_one(StatusBar)
+        assert "solo: ^] then a approve · d deny" in text_of(status)
+        assert not (work / "approved.txt").exists()
+        await pilot.press("ctrl+right_square_bracket", "a")
+        await wait_for(lambda: (work / "approved.txt").exists(), 10)
+        await agent.wait_for_status(AgentStatus.IDLE, within=10)
+        await wait_for(
+            lambda: "approved by user" in channel_text(app.screen.query_one(ChannelView))
+        )
+        # Deny: enter the pane again, ask, leave, press d.
+        await pilot.press("enter", *"other", "enter")
+        await agent.wait_for_status(AgentStatus.NEEDS_APPROVAL, within=10)
+        await pilot.press("ctrl+right_square_bracket", "d")
+        await wait_for(lambda: agent.turns == 2, 10)
+        assert "Edit denied" in (agent.last_reply or "")
+        assert not (work / "denied.txt").exists()
+
+
+async def test_policy_key_and_restart(tmp_path: Path, scripted_profile: None) -> None:
+    app = make_app(tmp_path, "solo=scripted")
+    async with app.run_test(size=(140, 40)) as pilot:
+        (agent,) = app.agents
+        await agent.wait_for_status(AgentStatus.IDLE, within=15)
+        await pilot.press("ctrl+right_square_bracket", "p")
+        assert agent.policy is ApprovalPolicy.APPROVE_EDITS
+        await pilot.pause()
+        assert "auto-approves edits" in text_of(app.screen.query_one(StatusBar))
+        first_session = agent.session_id
+        await pilot.press("r")
+        await wait_for(lambda: app.agents and app.agents[0] is not agent, 10)
+        restarted = app.agents[0]
+        await restarted.wait_for_status(AgentStatus.IDLE, within=15)
+        assert restarted.session_id != first_session
+        assert restarted.policy is ApprovalPolicy.APPROVE_EDITS  # kept across the restart
+        assert agent.status is AgentStatus.EXITED
+        pane = app.screen.query_one("#pane-0", TerminalPane)
+        await wait_for(lambda: (restarted.session_id or "")[:8] in text_of(pane), 10)
+        # The restarted agent works, and its edits are now approved by policy.
+        await pilot.press("enter", *"create it", "enter")
+        await wait_for(lambda: (tmp_path / "work" / "approved.txt").exists(), 10)
+
+
+async def test_missing_cli_shows_install_hint_and_others_run(
+    tmp_path: Path, scripted_profile: None
+) -> None:
+    agents = paths.config_dir() / "agents"
+    (agents / "ghost.yaml").write_text(
+        "name: ghost\ncommand: [no-such-agent-cli]\ninstall: npm install -g ghost-agent\n"
+    )
+    app = make_app(tmp_path, "ghost,ok=scripted")
+    async with app.run_test(size=(160, 40)):
+        ghost, ok = app.agents
+        pane = app.screen.query_one("#pane-0", TerminalPane)
+        await wait_for(lambda: "npm install -g ghost-agent" in text_of(pane).replace("\n", ""))
+        assert ghost.status is AgentStatus.EXITED
+        await ok.wait_for_status(AgentStatus.IDLE, within=15)
+
+
+def channel_text(channel: ChannelView) -> str:
+    return "\n".join(str(child.render()) for child in channel.children)
