@@ -89,6 +89,7 @@ class PanesScreen(Screen[None]):
         self.entries = list(entries)
         self.with_channel = channel
         self.selected = 0
+        self._early_events: list[AgentEvent] = []  # arrived before the widgets were mounted
 
     def compose(self) -> ComposeResult:
         cells = len(self.entries) + (1 if self.with_channel else 0)
@@ -129,6 +130,11 @@ class PanesScreen(Screen[None]):
     def on_mount(self) -> None:
         if self.panes:
             self.panes[0].focus()
+        channel = self._channel()
+        for event in self._early_events:
+            if channel is not None:
+                channel.post_event(event)
+        self._early_events.clear()
         self.refresh_agents()
 
     def on_descendant_focus(self) -> None:
@@ -149,20 +155,31 @@ class PanesScreen(Screen[None]):
     # --- agents ------------------------------------------------------------------------------
 
     def show_agent_event(self, event: AgentEvent) -> None:
-        if self.with_channel:
-            self.query_one(ChannelView).post_event(event)
+        if not self.is_mounted:
+            self._early_events.append(event)  # agents start while the screen composes
+            return
+        channel = self._channel()
+        if channel is not None:
+            channel.post_event(event)
         self.refresh_agents()
+
+    def _channel(self) -> ChannelView | None:
+        """The channel, unless it is not mounted (yet, or any more while the app closes)."""
+        return next(iter(self.query(ChannelView)), None)
 
     def refresh_agents(self) -> None:
         """Pane borders and the status bar follow every agent's status."""
+        if not self.is_mounted:
+            return
         for pane, entry in zip(self.panes, self.entries, strict=False):
             if entry.agent is not None:
                 pane.border_subtitle = status_content(entry.agent)
                 pane.set_class(entry.agent.status is AgentStatus.NEEDS_APPROVAL, "-asking")
-        if self.with_channel:
+        status_bar = next(iter(self.query(StatusBar)), None)
+        if status_bar is not None:
             selected = self.selected_agent()
             numbered = [(i + 1, e.agent) for i, e in enumerate(self.entries) if e.agent is not None]
-            self.query_one(StatusBar).show(numbered, selected.name if selected else None)
+            status_bar.show(numbered, selected.name if selected else None)
         self.refresh_bindings()
 
     # --- navigation ----------------------------------------------------------------------------
