@@ -87,6 +87,10 @@ async def test_starting_idle_working_idle_and_exact_reply(
         statuses = [e.new for e in events if isinstance(e, StatusChanged)]
         assert statuses[:3] == [AgentStatus.IDLE, AgentStatus.WORKING, AgentStatus.IDLE]
         assert agent.status is AgentStatus.IDLE
+        # The session id chosen at launch is recorded for resume.
+        record = json.loads(agent.launch_record.read_text())
+        assert record["session_id"] == agent.session_id and agent.session_id
+        assert f"--session-id={agent.session_id}" in "=".join(record["argv"])
     finally:
         await agent.stop()
 
@@ -246,5 +250,24 @@ async def test_approval_policy_is_applied_and_reported(
             await agent.wait_for_status(AgentStatus.NEEDS_APPROVAL, within=5)
             assert not [e for e in events if isinstance(e, ApprovalAnswered)]
             assert not (tmp_path / "work" / "auto.txt").exists()
+    finally:
+        await agent.stop()
+
+
+async def test_hung_turn_is_interrupted_after_the_turn_timeout(
+    tmp_path: Path, fake_state: None
+) -> None:
+    script = "rules:\n  - match: stuck\n    hang: true\n"
+    agent, events = await start_agent(tmp_path, script=script, turn_timeout=1.5)
+    try:
+        await agent.deliver("get stuck")
+        started = time.monotonic()
+        turn = await wait_turn(events, 1, within=10)
+        assert turn.timed_out and turn.source is Source.TIMEOUT
+        assert 1.5 <= time.monotonic() - started < 6
+        assert agent.status is AgentStatus.IDLE
+        # The agent is usable again afterwards.
+        await agent.deliver("hello again")
+        assert (await wait_turn(events, 2)).reply == "echo: hello again"
     finally:
         await agent.stop()

@@ -18,6 +18,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import watchfiles
@@ -104,6 +105,8 @@ class Agent:
         self._screen_dirty = asyncio.Event()
         self._turn_baseline: list[str] | None = None
         self._pending_prompt: str | None = None
+        self._turn_started: float | None = None
+        self._interrupted_at: float | None = None
         self.session.on_output(self._on_output)
         self.session.on_exit(self._on_exit)
 
@@ -123,6 +126,8 @@ class Agent:
         if self.status is AgentStatus.EXITED or new is self.status:
             return
         old, self.status, self.status_source = self.status, new, source
+        if new is AgentStatus.WORKING and old is not AgentStatus.NEEDS_APPROVAL:
+            self._turn_started = time.monotonic()
         self._status_changed.set()
         self._status_changed = asyncio.Event()
         self._emit(StatusChanged(self.name, old, new, source, detail))
@@ -151,6 +156,7 @@ class Agent:
         self.spec.events_file.touch()
         # Events already in the file belong to an earlier launch (a restart or a resume).
         self._events_offset = self.spec.events_file.stat().st_size
+        self._record_launch()
         path = self.spec.env.get("PATH", os.environ.get("PATH"))
         if shutil.which(self.spec.argv[0], path=path) is None:
             self.session.fail(self.profile.missing_message())
@@ -169,6 +175,26 @@ class Agent:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    @property
+    def launch_record(self) -> Path:
+        return self.spec.events_file.parent / "launch.json"
+
+    def _record_launch(self) -> None:
+        """Write what resuming this agent needs (its session id above all) next to its events,
+        atomically: a crash of coder-tui must not lose or half-write it."""
+        record = {
+            "agent": self.name,
+            "profile": self.profile.name,
+            "session_id": self.session_id,
+            "argv": self.spec.argv,
+            "cwd": str(self.spec.cwd),
+            "policy": str(self.policy),
+            "recorded_at": time.time(),
+        }
+        tmp = self.launch_record.with_name(".launch.json.tmp")
+        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, self.launch_record)
 
     def _on_exit(self, exit: PtyExit | None) -> None:
         self.exit = exit
@@ -228,11 +254,13 @@ class Agent:
             thread = str(payload.get("thread-id") or "")
             if self.session_id is None and thread and self.status is AgentStatus.WORKING:
                 self.session_id = thread  # the first real turn names the session
+                self._record_launch()
             elif thread and self.session_id and thread != self.session_id:
                 return  # Codex's internal title-generation turn runs on another thread
         if event in START_EVENTS:
             if payload.get("session_id") and not self.session_id:
                 self.session_id = str(payload["session_id"])
+                self._record_launch()
         elif event in PROMPT_EVENTS:
             prompt = str(payload.get("prompt", ""))
             self._prompt_events.append(prompt)
@@ -250,12 +278,23 @@ class Agent:
             self._set_status(AgentStatus.NEEDS_APPROVAL, Source.HOOK, detail)
 
     def _end_turn(self, reply: str, source: Source) -> None:
+        timed_out = self._interrupted_at is not None
         self.turns += 1
         self.last_reply = reply
         self._turn_baseline = None
         self._pending_prompt = None
-        self._set_status(AgentStatus.IDLE, source)
-        self._emit(TurnEnded(self.name, reply, source, self.turns))
+        self._turn_started = None
+        self._interrupted_at = None
+        self._set_status(AgentStatus.IDLE, Source.TIMEOUT if timed_out else source)
+        self._emit(
+            TurnEnded(
+                self.name,
+                reply,
+                Source.TIMEOUT if timed_out else source,
+                self.turns,
+                timed_out=timed_out,
+            )
+        )
 
     # --- screen -------------------------------------------------------------------------------
 
@@ -297,6 +336,13 @@ class Agent:
             # The prompt went away: answered (here or in the pane), so the turn goes on.
             self._set_status(AgentStatus.WORKING, Source.SCREEN)
             return
+        if self._check_turn_timeout():
+            return
+        if self.status is AgentStatus.WORKING and self._interrupted_at is not None:
+            # We interrupted a hung turn: the CLI may send no turn-end hook for that.
+            if idle_marker and not busy and quiet_for >= min(1.0, self.profile.screen.quiescence):
+                self._end_turn(self._screen_reply(), Source.TIMEOUT)
+            return
         if busy:
             self._set_status(AgentStatus.WORKING, Source.SCREEN)
             return
@@ -309,6 +355,22 @@ class Agent:
             elif quiet_for >= max(HOOK_MISS_QUIET, 3 * self.profile.screen.quiescence):
                 log.warning("%s: no turn-end hook; ending the turn from the screen", self.name)
                 self._end_turn(self._screen_reply(), Source.SCREEN)
+
+    def _check_turn_timeout(self) -> bool:
+        """Interrupt a turn that ran past the profile's turn_timeout (a hung agent)."""
+        limit = self.profile.turn_timeout
+        if (
+            limit is None
+            or self.status is not AgentStatus.WORKING
+            or self._turn_started is None
+            or self._interrupted_at is not None
+            or time.monotonic() - self._turn_started < limit
+        ):
+            return False
+        log.warning("%s: turn ran over %.0f s; interrupting it", self.name, limit)
+        self._interrupted_at = time.monotonic()
+        self.session.write(self.profile.interrupt_key.encode())
+        return True
 
     def _snapshot_lines(self) -> list[str]:
         """Scrollback and screen, soft wraps joined, without the input box and below."""

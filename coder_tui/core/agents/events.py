@@ -22,6 +22,7 @@ class Source(StrEnum):
     SCREEN = "screen"
     QUIESCENCE = "quiescence"
     DELIVERY = "delivery"
+    TIMEOUT = "timeout"
     EXIT = "exit"
 
 
@@ -54,6 +55,7 @@ class TurnEnded(AgentEvent):
     reply: str
     source: Source
     turn: int
+    timed_out: bool = False  # the turn ran past the profile's turn_timeout and was interrupted
 
 
 @dataclass(frozen=True)

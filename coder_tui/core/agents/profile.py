@@ -104,6 +104,8 @@ class AgentProfile(_Strict):
     skip_approval_args: list[str] = Field(default_factory=list)  # used only when asked
     approval_keys: ApprovalKeys = ApprovalKeys()
     startup_timeout: float = Field(default=30.0, gt=0)
+    turn_timeout: float | None = Field(default=None, gt=0)  # interrupt a turn running longer
+    interrupt_key: str = "\x1b"  # stops a running turn (Esc in all three CLIs)
     exit_keys: str = "\x03\x03"  # how to ask the CLI to quit politely
 
     @property
