@@ -57,7 +57,7 @@ def percentile(values: Sequence[float], pct: float) -> float:
     if not values:
         return float("nan")
     s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(pct / 100 * len(s) + 0.5)) - 1))
+    k = max(0, min(len(s) - 1, round(pct / 100 * len(s) + 0.5) - 1))
     return s[k]
 
 
@@ -91,9 +91,7 @@ class Tmux:
         return proc.stdout
 
     def kill_server(self) -> None:
-        subprocess.run(
-            ["tmux", "-L", self.socket, "kill-server"], capture_output=True, text=True
-        )
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, text=True)
 
     def server_pid(self) -> int:
         return int(self.cmd("display-message", "-p", "#{pid}").strip())

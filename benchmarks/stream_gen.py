@@ -45,12 +45,64 @@ MIB = 1024 * 1024
 BLOCK = 48 * 1024
 OUT_DIR = Path(__file__).resolve().parent / "out"
 
-_WORDS = (
-    "the quick brown fox jumps over lazy dog lorem ipsum dolor sit amet consectetur adipiscing "
-    "elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua function return "
-    "import class self async await yield value error result buffer stream render terminal pane "
-    "session screen cursor scroll region colour style frame token agent prompt reply channel"
-).split()
+_WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "lorem",
+    "ipsum",
+    "dolor",
+    "sit",
+    "amet",
+    "consectetur",
+    "adipiscing",
+    "elit",
+    "sed",
+    "do",
+    "eiusmod",
+    "tempor",
+    "incididunt",
+    "ut",
+    "labore",
+    "et",
+    "dolore",
+    "magna",
+    "aliqua",
+    "function",
+    "return",
+    "import",
+    "class",
+    "self",
+    "async",
+    "await",
+    "yield",
+    "value",
+    "error",
+    "result",
+    "buffer",
+    "stream",
+    "render",
+    "terminal",
+    "pane",
+    "session",
+    "screen",
+    "cursor",
+    "scroll",
+    "region",
+    "colour",
+    "style",
+    "frame",
+    "token",
+    "agent",
+    "prompt",
+    "reply",
+    "channel",
+]
 _SPINNER = "·✢✳✶✻✽"
 _FINAL_COUNT = 3
 
@@ -84,10 +136,8 @@ def _plain_block(rng: random.Random, size: int) -> Iterator[bytes]:
     n = 0
     words = _WORDS
     while n < size:
-        if rng.random() < 0.03:
-            target = rng.randint(130, 300)  # wraps at 120 columns
-        else:
-            target = rng.randint(20, 118)
+        # 3 % of the lines wrap at 120 columns
+        target = rng.randint(130, 300) if rng.random() < 0.03 else rng.randint(20, 118)
         parts: list[str] = []
         length = 0
         while length < target:
@@ -162,7 +212,7 @@ def _ink_frame(rng: random.Random, tick: int, elapsed: int, tokens: int) -> list
         f"\x1b[38;2;215;119;87m{spin}\x1b[0m \x1b[1mThinking…\x1b[0m "
         f"\x1b[2m({elapsed}s · ↑ {tokens} tokens · esc to interrupt)\x1b[0m",
         "",
-        f"\x1b[1m⏺ \x1b[0mBash(\x1b[1mpytest -q tests/unit\x1b[0m)",
+        "\x1b[1m⏺ \x1b[0mBash(\x1b[1mpytest -q tests/unit\x1b[0m)",
     ]
     for i in range(5):
         passed = (tokens * (i + 3)) % 997
@@ -173,10 +223,13 @@ def _ink_frame(rng: random.Random, tick: int, elapsed: int, tokens: int) -> list
     lines.append("")
     lines.append("\x1b[38;5;244m╭" + "─" * (width - 2) + "╮\x1b[0m")
     prompt = f"> {' '.join(rng.choice(_WORDS) for _ in range(tick % 9))}"
-    lines.append("\x1b[38;5;244m│\x1b[0m " + prompt.ljust(width - 4)[: width - 4] + " \x1b[38;5;244m│\x1b[0m")
+    lines.append(
+        "\x1b[38;5;244m│\x1b[0m " + prompt.ljust(width - 4)[: width - 4] + " \x1b[38;5;244m│\x1b[0m"
+    )
     lines.append("\x1b[38;5;244m╰" + "─" * (width - 2) + "╯\x1b[0m")
     lines.append(
-        f"  \x1b[2m? for shortcuts\x1b[0m{' ' * 60}\x1b[38;5;114m◯ {tokens % 100}% context left\x1b[0m"
+        f"  \x1b[2m? for shortcuts\x1b[0m{' ' * 60}"
+        f"\x1b[38;5;114m◯ {tokens % 100}% context left\x1b[0m"
     )
     lines.append(f"  \x1b[2mauto-accept edits on · {tick} frames\x1b[0m")
     lines.append("")
@@ -281,7 +334,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("size_mb", type=float, help="size in MiB (float allowed)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--stats", action="store_true", help="print the byte share of each kind to stderr")
+    p.add_argument(
+        "--stats", action="store_true", help="print the byte share of each kind to stderr"
+    )
     args = p.parse_args(argv)
     if args.stats:
         rng = random.Random(args.seed)

@@ -32,8 +32,6 @@ Not a test: it prints figures, ratios and the target (coder-tui >= 1.0x tmux), a
 
 from __future__ import annotations
 
-import _common  # noqa: F401  (sys.path set-up)
-
 import argparse
 import asyncio
 import errno
@@ -46,6 +44,7 @@ import termios
 import time
 from pathlib import Path
 
+import _common  # noqa: F401  (sys.path set-up)
 from _common import Tmux, banner, median, ratio, verdict
 from stream_gen import ensure_stream_file, final_lines, screen_is_final
 
@@ -116,10 +115,8 @@ def run_core(path: Path) -> dict[str, float]:
 
 
 def _pane_shows_final(pane: object) -> bool:
-    for y, want in enumerate(final_lines()):
-        if pane.render_line(y).text.rstrip() != want:  # type: ignore[attr-defined]
-            return False
-    return True
+    render_line = pane.render_line  # type: ignore[attr-defined]
+    return all(render_line(y).text.rstrip() == want for y, want in enumerate(final_lines()))
 
 
 async def _app(path: Path, profile: str | None) -> dict[str, float]:
@@ -146,7 +143,7 @@ async def _app(path: Path, profile: str | None) -> dict[str, float]:
 
                 prof = cProfile.Profile()
                 prof.enable()
-            while not started:
+            while not started:  # noqa: ASYNC110
                 await asyncio.sleep(0.001)
             t0 = started[0]
             pane = app.screen.query_one("#pane-0", TerminalPane)
@@ -221,23 +218,41 @@ KINDS = {
 
 
 def main() -> int:
+    from coder_tui.ui import prepare_textual_environment
+
+    prepare_textual_environment()  # exactly as the coder-tui command does, before textual loads
     p = argparse.ArgumentParser(description="PTY -> screen throughput, coder-tui vs tmux")
     p.add_argument("--size-mb", type=float, default=None, help="stream size in MiB (100)")
     p.add_argument("--runs", type=int, default=None, help="runs per kind (3; --quick: 1)")
     p.add_argument("--quick", action="store_true", help="10 MiB, 1 run: a smoke run")
     p.add_argument("--only", default="raw,tmux,core,app", help="comma list of kinds to run")
     p.add_argument("--profile-app", metavar="FILE", help="cProfile the app run into FILE")
+    p.add_argument(
+        "--what-if-pane-fps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="experiment: set terminal_pane.FRAME_RATE to N in this process "
+        "(not the shipped code; default 60)",
+    )
     args = p.parse_args()
     size_mb = args.size_mb or (10.0 if args.quick else 100.0)
     runs = args.runs or (1 if args.quick else 3)
     kinds = [k.strip() for k in args.only.split(",") if k.strip()]
 
     banner("throughput: 120x40, `cat FILE` of the mixed stream")
+    if args.what_if_pane_fps:
+        from coder_tui.ui.widgets import terminal_pane
+
+        terminal_pane.FRAME_RATE = args.what_if_pane_fps
+        print(f"WHAT-IF (not the shipped code): pane FRAME_RATE = {args.what_if_pane_fps}\n")
     t = time.perf_counter()
     path = ensure_stream_file(size_mb)
     nbytes = path.stat().st_size
-    print(f"stream: {path} ({nbytes} bytes, {nbytes / 1e6:.1f} MB; ready in "
-          f"{time.perf_counter() - t:.1f} s)")
+    print(
+        f"stream: {path} ({nbytes} bytes, {nbytes / 1e6:.1f} MB; ready in "
+        f"{time.perf_counter() - t:.1f} s)"
+    )
     print(f"runs per kind: {runs} (median reported)\n", flush=True)
 
     results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
@@ -254,8 +269,11 @@ def main() -> int:
                 extra += f" frames={int(res['frames'])} startup={res['startup']:.2f}s"
             if "bytes_read" in res:
                 extra += f" bytes_read={int(res['bytes_read'])}"
-            print(f"  run {r + 1} {kind:5s}: {res['seconds']:7.2f} s  {mbps:7.1f} MB/s  "
-                  f"final_screen_ok={bool(res['ok'])}{extra}", flush=True)
+            print(
+                f"  run {r + 1} {kind:5s}: {res['seconds']:7.2f} s  {mbps:7.1f} MB/s  "
+                f"final_screen_ok={bool(res['ok'])}{extra}",
+                flush=True,
+            )
 
     print("\nresults (median of runs):")
     mb: dict[str, float] = {}
@@ -263,14 +281,18 @@ def main() -> int:
         secs = median([x["seconds"] for x in results[kind]])
         mb[kind] = nbytes / 1e6 / secs
         ok = all(x["ok"] for x in results[kind])
-        print(f"  {KINDS[kind][0]:48s} {secs:7.2f} s  {mb[kind]:7.1f} MB/s  "
-              f"final screen {'correct' if ok else 'WRONG/TIMEOUT'}")
+        print(
+            f"  {KINDS[kind][0]:48s} {secs:7.2f} s  {mb[kind]:7.1f} MB/s  "
+            f"final screen {'correct' if ok else 'WRONG/TIMEOUT'}"
+        )
     print()
     if "tmux" in mb:
         if "app" in mb:
             good = mb["app"] >= mb["tmux"]
-            print(f"  ratio coder-tui app / tmux : {ratio(mb['app'], mb['tmux'])}   "
-                  f"target >= 1.0x: {verdict(good)}")
+            print(
+                f"  ratio coder-tui app / tmux : {ratio(mb['app'], mb['tmux'])}   "
+                f"target >= 1.0x: {verdict(good)}"
+            )
         if "core" in mb:
             print(f"  ratio coder-tui core / tmux: {ratio(mb['core'], mb['tmux'])}")
     if "raw" in mb:

@@ -109,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from coder_tui.core.session import default_shell
 
         commands = [default_shell()]
+    from coder_tui.ui import prepare_textual_environment
+
+    prepare_textual_environment()
     from coder_tui import paths
     from coder_tui.core.agents.team import new_run_dir
     from coder_tui.ui.app import CoderTuiApp

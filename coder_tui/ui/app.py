@@ -9,6 +9,7 @@ approval prompt, change its approval policy, restart it, or quit.
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import os
 import shlex
@@ -303,6 +304,11 @@ class CoderTuiApp(App[None]):
         return (fg.r, fg.g, fg.b), (bg.r, bg.g, bg.b)
 
     def on_mount(self) -> None:
+        # Everything loaded so far lives as long as the app: keep it out of the collector's
+        # scans, and collect the young generation less often. Full collections over a large
+        # heap stalled the loop for 100-400 ms while panes streamed (benchmarks/README.md).
+        gc.freeze()
+        gc.set_threshold(10_000, 10, 10)
         fg, bg = self._theme_colours()
         for label, argv in zip(self.labels, self.commands, strict=True):
             session = TerminalSession(
