@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from coder_tui.core.agents.profile import AgentProfile
     from coder_tui.core.agents.team import AgentRequest
 
-SUBCOMMANDS = {"doctor", "hook"}
+SUBCOMMANDS = {"doctor", "hook", "run", "resume", "runs", "replay", "templates", "demo"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,8 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="coder-tui",
         description=(
             "Run coding-agent CLIs (or any commands) side by side in terminal panes. "
-            "Other commands: `coder-tui doctor` (which agent CLIs are ready), "
-            "`coder-tui hook` (called by agent CLIs)."
+            "Other commands: demo (a Review-Fix run with fake agents), run TEMPLATE "
+            "(a workflow), resume RUN, runs [--stats], replay RUN, templates, doctor "
+            "(which agent CLIs are ready), hook (called by agent CLIs)."
         ),
         epilog=(
             "Keys: ctrl+] leaves the focused pane; then arrows/tab select, enter enters, "
@@ -168,9 +169,21 @@ def _subcommand(name: str, argv: list[str]) -> int:
         from coder_tui.doctor import main as doctor_main
 
         return doctor_main(argv)
-    from coder_tui.hook import main as hook_main
+    if name == "hook":
+        from coder_tui.hook import main as hook_main
 
-    return hook_main(argv)
+        return hook_main(argv)
+    from coder_tui import commands
+
+    handlers = {
+        "run": commands.run_main,
+        "resume": commands.resume_main,
+        "runs": commands.runs_main,
+        "replay": commands.replay_main,
+        "templates": commands.templates_main,
+        "demo": commands.demo_main,
+    }
+    return handlers[name](argv)
 
 
 if __name__ == "__main__":

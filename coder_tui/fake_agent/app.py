@@ -246,7 +246,16 @@ class FakeAgent:
         self.static.append(f"{tui.HEADER_MARK} fake-agent {self.options.name}  (session {short})")
         self.static.append(f"{tui.INDENT}cwd: {self.cwd}")
         if self.options.resume:
-            for role, text in self.transcript.load():
+            entries = self.transcript.load()
+            answered = [
+                text
+                for index, (role, text) in enumerate(entries)
+                if role == "user"
+                and index + 1 < len(entries)
+                and entries[index + 1][0] == "assistant"
+            ]
+            self.runner.replay(answered)
+            for role, text in entries:
                 mark = tui.USER_MARK if role == "user" else tui.REPLY_MARK
                 self.static.append("")
                 self.static += tui.entry_lines(mark, text)

@@ -83,6 +83,12 @@ class ScriptRunner:
                 return rule
         return Rule(reply=self.script.default_reply)
 
+    def replay(self, answered_prompts: list[str]) -> None:
+        """On --resume: pick again for each earlier prompt that got a reply, so ``times`` counts
+        carry over the way a real CLI's resumed session remembers the conversation."""
+        for prompt in answered_prompts:
+            self.pick(prompt)
+
     def reply_for(self, rule: Rule, prompt: str) -> str:
         template = rule.reply if rule.reply is not None else self.script.default_reply
         return template.replace("{prompt}", prompt)

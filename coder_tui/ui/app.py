@@ -16,7 +16,7 @@ import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -26,13 +26,26 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from coder_tui.core.agents.agent import Agent
-from coder_tui.core.agents.events import AgentEvent, AgentStatus, ApprovalPolicy
+from coder_tui.core.agents.agent import Agent, AgentGone, DeliveryError
+from coder_tui.core.agents.events import (
+    AgentEvent,
+    AgentExited,
+    AgentStatus,
+    ApprovalAnswered,
+    ApprovalPolicy,
+    ApprovalRequested,
+    TurnEnded,
+)
 from coder_tui.core.agents.profile import AgentProfile
 from coder_tui.core.agents.team import AgentRequest, create_agent
+from coder_tui.core.channel import Channel, ChannelMessage, MessageKind
+from coder_tui.core.operator import Operator, assign_roles
+from coder_tui.core.runs import AgentRecord, RunStore
 from coder_tui.core.session import TerminalSession
+from coder_tui.core.templates import Template, TemplateError
 from coder_tui.ui.widgets.agent_status import StatusBar, status_content
 from coder_tui.ui.widgets.channel_view import ChannelView
+from coder_tui.ui.widgets.run_status import RunStatusLine
 from coder_tui.ui.widgets.terminal_pane import TerminalPane
 
 LEAVE_PANE_KEY = "ctrl+right_square_bracket"
@@ -62,6 +75,18 @@ class AgentEventMessage(Message):
         self.event = event
 
 
+class ChannelPosted(Message):
+    """A message was posted to the channel (already on disk)."""
+
+    def __init__(self, message: ChannelMessage) -> None:
+        super().__init__()
+        self.message = message
+
+
+class RunChanged(Message):
+    """The workflow run's state changed."""
+
+
 class PanesScreen(Screen[None]):
     """The main screen: every pane in a grid, the channel, the status bar and the keys."""
 
@@ -75,8 +100,14 @@ class PanesScreen(Screen[None]):
         Binding("a", "approve", "Approve"),
         Binding("A", "approve(True)", "Approve always", show=False),
         Binding("d", "deny", "Deny"),
-        Binding("p", "cycle_policy", "Policy"),
+        Binding("o", "cycle_policy", "Policy"),
         Binding("r", "restart", "Restart"),
+        Binding("c", "focus_channel", "Channel"),
+        Binding("p", "app.toggle_pause", "Pause/resume"),
+        Binding("n", "app.step_once", "One step"),
+        Binding("g", "app.answer_gate(True)", "Gate: approve"),
+        Binding("G", "app.answer_gate(False)", "Gate: reject"),
+        Binding("x", "app.cancel_run", "Cancel run"),
         Binding("q", "quit_app", "Quit"),
     ]
 
@@ -90,7 +121,7 @@ class PanesScreen(Screen[None]):
         self.entries = list(entries)
         self.with_channel = channel
         self.selected = 0
-        self._early_events: list[AgentEvent] = []  # arrived before the widgets were mounted
+        self._early_messages: list[ChannelMessage] = []  # posted before the widgets mounted
 
     def compose(self) -> ComposeResult:
         cells = len(self.entries) + (1 if self.with_channel else 0)
@@ -112,6 +143,7 @@ class PanesScreen(Screen[None]):
                 names = [e.agent.name for e in self.entries if e.agent is not None]
                 yield ChannelView(names, id="channel")
         if self.with_channel:
+            yield RunStatusLine(id="run-status")
             yield StatusBar(id="status")
         yield Footer()
 
@@ -132,10 +164,10 @@ class PanesScreen(Screen[None]):
         if self.panes:
             self.panes[0].focus()
         channel = self._channel()
-        for event in self._early_events:
+        for message in self._early_messages:
             if channel is not None:
-                channel.post_event(event)
-        self._early_events.clear()
+                channel.show(message)
+        self._early_messages.clear()
         self.refresh_agents()
 
     def on_descendant_focus(self) -> None:
@@ -157,12 +189,15 @@ class PanesScreen(Screen[None]):
 
     def show_agent_event(self, event: AgentEvent) -> None:
         if not self.is_mounted:
-            self._early_events.append(event)  # agents start while the screen composes
-            return
-        channel = self._channel()
-        if channel is not None:
-            channel.post_event(event)
+            return  # agents start while the screen composes; on_mount refreshes everything
         self.refresh_agents()
+
+    def show_channel_message(self, message: ChannelMessage) -> None:
+        channel = self._channel()
+        if channel is None or not self.is_mounted:
+            self._early_messages.append(message)
+            return
+        channel.show(message)
 
     def _channel(self) -> ChannelView | None:
         """The channel, unless it is not mounted (yet, or any more while the app closes)."""
@@ -195,6 +230,8 @@ class PanesScreen(Screen[None]):
         if not self.navigating and action in _NAV_ACTIONS:
             return False
         agent = self.selected_agent()
+        if action == "focus_channel":
+            return self.with_channel
         if action in {"approve", "deny"}:
             return agent is not None and agent.status is AgentStatus.NEEDS_APPROVAL
         if action in {"cycle_policy", "restart"}:
@@ -243,6 +280,11 @@ class PanesScreen(Screen[None]):
             self.notify(f"{agent.name}: approval policy {agent.policy}")
             self.refresh_agents()
 
+    def action_focus_channel(self) -> None:
+        channel = self._channel()
+        if channel is not None:
+            channel.focus_input()
+
     async def action_quit_app(self) -> None:
         await self.app.action_quit()
 
@@ -261,7 +303,9 @@ _NAV_ACTIONS = {
     "cycle_policy",
     "restart",
     "quit_app",
+    "focus_channel",
 }
+_RUN_ACTIONS = {"toggle_pause", "step_once", "answer_gate", "cancel_run"}
 
 
 class CoderTuiApp(App[None]):
@@ -283,8 +327,12 @@ class CoderTuiApp(App[None]):
         labels: Sequence[str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
         env: dict[str, str] | None = None,
+        workflow: tuple[Template, RunStore, bool] | None = None,
     ) -> None:
+        """``workflow`` = (template, run store, resume?) runs a template over the agents."""
         super().__init__()
+        self.workflow = workflow
+        self.operator: Operator | None = None
         self.commands = [list(c) for c in commands]
         self.labels = list(labels) if labels else [command_label(c) for c in self.commands]
         self.agent_requests = list(agents)
@@ -296,6 +344,8 @@ class CoderTuiApp(App[None]):
         self.agents: list[Agent] = []
         self.entries: list[PaneEntry] = []
         self.launch_notes: list[str] = []
+        self.channel: Channel | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def _theme_colours(self) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
         theme = self.current_theme
@@ -316,16 +366,141 @@ class CoderTuiApp(App[None]):
             )
             self.sessions.append(session)
             self.entries.append(PaneEntry(label, session, session.start))
+        if self.workflow is not None:
+            self.channel = self.workflow[1].channel
+        elif self.agent_requests:
+            path = self.run_dir / "channel.jsonl" if self.run_dir else None
+            self.channel = Channel(path)
         for request in self.agent_requests:
             self.entries.append(self._agent_entry(request))
         for note in self.launch_notes:
             self.notify(note, timeout=10)
-        self.push_screen(PanesScreen(self.entries, channel=bool(self.agent_requests)))
+        screen = PanesScreen(self.entries, channel=bool(self.agent_requests))
+        self.push_screen(screen)
+        if self.channel is not None:
+            for message in self.channel.messages:  # a resumed run shows what was said
+                screen.show_channel_message(message)
+            self.channel.subscribe(self._forward_channel_message)
+        if self.workflow is not None:
+            self._spawn(self._run_workflow())
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_workflow(self) -> None:
+        """Wait for the agents, fill the roles, run the template; the screen follows along."""
+        assert self.workflow is not None and self.channel is not None
+        template, store, _ = self.workflow
+        state = store.state
+        try:
+            for agent in list(self.agents):
+                await agent.wait_until_ready()
+                state.agents[agent.name] = AgentRecord(
+                    profile=agent.profile.name,
+                    session_id=agent.session_id,
+                    policy=str(agent.policy),
+                )
+            if not state.roles:
+                state.roles = assign_roles(template, {a.name: a.profile.name for a in self.agents})
+            store.save()
+        except (DeliveryError, AgentGone, TimeoutError, TemplateError) as exc:
+            self.channel.post("system", f"cannot start the run: {exc}", kind=MessageKind.SYSTEM)
+            return
+        agents = {agent.name: agent for agent in self.agents}
+        self.operator = Operator(template, store, agents, restart_agent=self._restart_by_name)
+        self.operator.subscribe(self._forward_run_change)
+        self.post_message(RunChanged())
+        status = await self.operator.run()
+        self.notify(f"run {status}: {state.outcome or ''}", timeout=15)
+
+    def _forward_channel_message(self, message: ChannelMessage) -> None:
+        self.post_message(ChannelPosted(message))
+
+    def _forward_run_change(self) -> None:
+        self.post_message(RunChanged())
+
+    async def _restart_by_name(self, name: str) -> Agent:
+        index = next(i for i, e in enumerate(self.entries) if e.agent and e.agent.name == name)
+        await self.restart_agent(index)
+        agent = self.entries[index].agent
+        assert agent is not None
+        await agent.wait_until_ready()
+        return agent
+
+    def on_channel_posted(self, message: ChannelPosted) -> None:
+        screen = self.screen
+        if isinstance(screen, PanesScreen):
+            screen.show_channel_message(message.message)
+
+    def on_run_changed(self, message: RunChanged) -> None:
+        screen = self.screen
+        if isinstance(screen, PanesScreen) and self.operator is not None:
+            for line in screen.query(RunStatusLine):
+                line.show(self.operator)
+            screen.refresh_bindings()
+
+    async def on_channel_view_said(self, message: ChannelView.Said) -> None:
+        """The user said something in the channel."""
+        if self.operator is not None:
+            await self.operator.user_message(message.text)
+            return
+        if self.channel is None:
+            return
+        by_name = {agent.name: agent for agent in self.agents}
+        targets = Channel.mentions(message.text, by_name)
+        self.channel.post("user", message.text, kind=MessageKind.USER, targets=targets)
+        if not targets:
+            self.notify("no workflow runs: @mention an agent to talk to it")
+        for name in targets:
+            self._spawn(self._deliver_direct(by_name[name], message.text))
+
+    async def _deliver_direct(self, agent: Agent, text: str) -> None:
+        try:
+            await agent.deliver(text)
+        except DeliveryError as exc:
+            if self.channel is not None:
+                self.channel.post("system", f"{agent.name}: {exc}", kind=MessageKind.SYSTEM)
+
+    # --- run control (keys) ---------------------------------------------------------------
+
+    def action_toggle_pause(self) -> None:
+        if self.operator is None:
+            return
+        if self.operator.paused:
+            self.operator.resume()
+        else:
+            self.operator.pause()
+
+    def action_step_once(self) -> None:
+        if self.operator is not None:
+            self.operator.step_once()
+
+    def action_answer_gate(self, approved: bool) -> None:
+        if self.operator is not None and not self.operator.answer_gate(approved):
+            self.notify("no approval gate is waiting")
+
+    def action_cancel_run(self) -> None:
+        if self.operator is not None:
+            self.operator.cancel()
 
     def _agent_entry(self, request: AgentRequest) -> PaneEntry:
         if self.run_dir is None:
             raise RuntimeError("agents need a run folder")
-        agent, notes = create_agent(request, self.profiles, cwd=self.cwd, run_dir=self.run_dir)
+        session_id, resume = None, False
+        if self.workflow is not None and self.workflow[2]:
+            record = self.workflow[1].state.agents.get(request.name)
+            session_id = record.session_id if record else None
+            resume = session_id is not None
+        agent, notes = create_agent(
+            request,
+            self.profiles,
+            cwd=self.cwd,
+            run_dir=self.run_dir,
+            session_id=session_id,
+            resume=resume,
+        )
         self.launch_notes += notes
         self.agents.append(agent)
         self.sessions.append(agent.session)
@@ -337,6 +512,25 @@ class CoderTuiApp(App[None]):
 
     def _forward_agent_event(self, event: AgentEvent) -> None:
         self.post_message(AgentEventMessage(event))
+        channel = self.channel
+        if channel is None:
+            return
+        # In a workflow the operator posts prompts and replies; here only what it does not.
+        if isinstance(event, TurnEnded) and self.workflow is None:
+            channel.post(event.agent, event.reply, kind=MessageKind.REPLY)
+        elif isinstance(event, ApprovalRequested):
+            channel.post(
+                "system",
+                f"{event.agent} asks for approval: {event.detail}",
+                kind=MessageKind.SYSTEM,
+            )
+        elif isinstance(event, ApprovalAnswered):
+            verdict = "approved" if event.approved else "denied"
+            channel.post(
+                "system", f"{event.agent}: {verdict} by {event.by}", kind=MessageKind.SYSTEM
+            )
+        elif isinstance(event, AgentExited):
+            channel.post("system", f"{event.agent} {event.description}", kind=MessageKind.SYSTEM)
 
     def on_agent_event_message(self, message: AgentEventMessage) -> None:
         screen = self.screen
@@ -366,6 +560,13 @@ class CoderTuiApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "leave_pane":
             return isinstance(self.focused, TerminalPane)
+        if action in _RUN_ACTIONS:
+            if self.operator is None or isinstance(self.focused, TerminalPane):
+                return False
+            if action == "answer_gate":
+                return self.operator.waiting_at_gate
+            if action == "step_once":
+                return self.operator.paused
         return True
 
     def action_leave_pane(self) -> None:

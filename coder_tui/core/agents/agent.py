@@ -58,6 +58,10 @@ class DeliveryError(Exception):
     """A prompt could not be delivered; the message says why, for the user."""
 
 
+class AgentGone(Exception):
+    """The agent exited while something waited for it."""
+
+
 @dataclass(frozen=True)
 class DeliveryProof:
     """How we know the CLI accepted the prompt."""
@@ -98,6 +102,7 @@ class Agent:
         self._prompt_events: list[str] = []
         self._delivery_lock = asyncio.Lock()
         self._status_changed = asyncio.Event()
+        self._turn_ended = asyncio.Event()
         self._watch_task: asyncio.Task[None] | None = None
         self._screen_task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
@@ -207,6 +212,24 @@ class Agent:
         self._emit(AgentExited(self.name, code, description))
         self._stop.set()
 
+    async def wait_for_turn(self, after: int, within: float | None = None) -> str:
+        """Until the agent has finished more than ``after`` turns; returns the last reply.
+        Raises AgentGone if it exits first, TimeoutError after ``within`` seconds."""
+        async with asyncio.timeout(within):
+            while self.turns <= after:
+                if self.status is AgentStatus.EXITED:
+                    raise AgentGone(f"{self.name} exited ({self._exit_text()})")
+                waiters = [
+                    asyncio.ensure_future(self._turn_ended.wait()),
+                    asyncio.ensure_future(self._status_changed.wait()),
+                ]
+                try:
+                    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for waiter in waiters:
+                        waiter.cancel()
+        return self.last_reply or ""
+
     async def wait_for_status(
         self, *wanted: AgentStatus, within: float | None = None
     ) -> AgentStatus:
@@ -286,6 +309,8 @@ class Agent:
         self._turn_started = None
         self._interrupted_at = None
         self._set_status(AgentStatus.IDLE, Source.TIMEOUT if timed_out else source)
+        self._turn_ended.set()
+        self._turn_ended = asyncio.Event()
         self._emit(
             TurnEnded(
                 self.name,

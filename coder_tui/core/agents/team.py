@@ -67,8 +67,11 @@ def create_agent(
     run_dir: Path,
     first_prompt: str | None = None,
     extra_args: list[str] | None = None,
+    session_id: str | None = None,
+    resume: bool = False,
 ) -> tuple[Agent, list[str]]:
-    """The Agent (not started) and the notes its launch produced for the user."""
+    """The Agent (not started) and the notes its launch produced for the user. With
+    ``resume`` the CLI is relaunched on its recorded ``session_id`` (its own resume flags)."""
     profile = profiles[request.profile]
     spec = prepare_launch(
         profile,
@@ -78,5 +81,7 @@ def create_agent(
         first_prompt=first_prompt,
         skip_approval=request.skip_approval,
         extra_args=extra_args,
+        session_id=session_id,
+        resume=resume and session_id is not None,
     )
     return Agent(request.name, profile, spec, policy=request.policy), spec.notes

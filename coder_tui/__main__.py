@@ -1,0 +1,7 @@
+"""``python -m coder_tui`` is the ``coder-tui`` command."""
+
+import sys
+
+from coder_tui.cli import main
+
+sys.exit(main())

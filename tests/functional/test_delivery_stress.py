@@ -1,0 +1,355 @@
+"""Delivery under stress, small enough for the suite: seeded random prompts (up to 4 KiB) and a
+few hand-picked nasty ones, each proved submitted exactly once by the fake agent's own
+transcript and answered with the exact reply, in hook mode and in screen-only mode.
+
+The texts, the run and the check are benchmarks/delivery_stress.py's (the full benchmark sends
+1000 per mode, up to 20 KiB). Screen-only texts are made representable on a screen first
+(``screen_safe``: no trailing blanks, no blank lines, no line wider than the pane): a reply read
+from a screen cannot be exact otherwise. Known defects each have their own strict xfail below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+if str(BENCHMARKS) not in sys.path:
+    sys.path.insert(0, str(BENCHMARKS))
+
+import delivery_stress as ds  # noqa: E402
+
+from coder_tui.core.agents.agent import Agent, DeliveryError  # noqa: E402
+from coder_tui.core.agents.events import (  # noqa: E402
+    AgentEvent,
+    AgentStatus,
+    ApprovalPolicy,
+    ApprovalRequested,
+    TurnEnded,
+)
+from coder_tui.core.agents.launch import prepare_launch  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+SEED = 20261122
+COUNT = 40
+MAX_BYTES = 4096
+COLS, ROWS = 200, 50
+REPLY_DELAY, CHUNK_DELAY = 0.02, 0.001  # the pace of the fake agent's reply
+QUIESCENCE = 0.5  # screen-only: keeps 40 turns well inside a minute (profile: 1.0 s)
+
+
+def twenty_kib_text() -> str:
+    """A multi-line mixed text (controls included) of exactly 20 KiB as sent."""
+    text = ds.make_text(random.Random(SEED), ds.MAX_BYTES, screen=False).replace("\r", "")
+    text = ds._cut_bytes(text, ds.MAX_BYTES - 1)
+    text += "x" * (ds.MAX_BYTES - len(text.encode()))
+    assert len(text.encode()) == ds.MAX_BYTES
+    return text
+
+
+PASTE_ESCAPE = "safe part\x1b[201~\x15\x03\x03 typed if the paste ended\x1b[200~ still pasted"
+NESTED_MARKER = "before\x1b[20\x1b[201~1~after"
+
+HOOK_NASTY = [
+    "? for shortcuts",
+    PASTE_ESCAPE,
+    NESTED_MARKER,
+    "> looks like a prompt\n⏺ looks like a reply\n╭──────────╮\n│ > box │",
+    twenty_kib_text(),
+]
+SCREEN_NASTY = [
+    "? for shortcuts",
+    "> looks like a prompt\n⏺ looks like a reply\n  ⎿  and a tool result\n╭──────────╮",
+    "^[[31m not red \\x1b[201~ not an end marker \\e[0m",
+    "w" * (COLS - ds.FIRST_MARK_WIDTH),  # the reply row exactly as wide as the pane
+    "中文" * ((COLS - ds.FIRST_MARK_WIDTH) // 4) + "\n  indented ☃ café 😀 👨‍👩‍👧",
+]
+
+
+def samples(texts: list[str]) -> list[ds.Sample]:
+    return [ds.Sample(text, ds.tags_for(text, COLS)) for text in texts]
+
+
+def describe(run: ds.ModeRun, result: ds.Check, screen: bool) -> str:
+    return "\n".join(ds.report(run, result, label=run.mode, screen=screen))
+
+
+async def test_hook_mode_random_and_nasty_texts_exactly_once_and_exact(tmp_path: Path) -> None:
+    texts = [s.text for s in ds.generate(COUNT, SEED, screen=False, max_bytes=MAX_BYTES)]
+    run = await ds.run_mode(
+        samples(texts + HOOK_NASTY),
+        hooks=True,
+        root=tmp_path,
+        cols=COLS,
+        rows=ROWS,
+        ready_timeout=15,
+        turn_timeout=30,
+        reply_delay=REPLY_DELAY,
+        chunk_delay=CHUNK_DELAY,
+    )
+    result = ds.check(run)
+    assert result.ok, describe(run, result, screen=False)
+    assert len(run.deliveries) == COUNT + len(HOOK_NASTY)
+    # The end markers were removed inside the paste, so nothing after them ran as keys (the
+    # Ctrl-U would have cleared the box, the Ctrl-Cs would have armed the agent's exit).
+    assert "safe part\x15\x03\x03 typed if the paste ended\x1b[200~ still pasted" in (
+        run.transcript_users
+    )
+    assert "beforeafter" in run.transcript_users
+    assert ds.MAX_BYTES in [len(d.sample.text.encode()) for d in run.deliveries]
+    assert all(d.proof is not None and d.proof.how == "prompt hook" for d in run.deliveries)
+
+
+async def test_screen_only_random_and_nasty_texts_exactly_once_and_exact(
+    tmp_path: Path,
+) -> None:
+    generated = ds.generate(COUNT, SEED, screen=True, max_bytes=MAX_BYTES, cols=COLS)
+    texts = [ds.screen_safe(s.text, COLS) for s in generated]
+    run = await ds.run_mode(
+        samples(texts + SCREEN_NASTY),
+        hooks=False,
+        root=tmp_path,
+        cols=COLS,
+        rows=ROWS,
+        quiescence=QUIESCENCE,
+        ready_timeout=15,
+        turn_timeout=30,
+        reply_delay=REPLY_DELAY,
+        chunk_delay=CHUNK_DELAY,
+    )
+    result = ds.check(run)
+    assert result.ok, describe(run, result, screen=True)
+    assert len(run.deliveries) == COUNT + len(SCREEN_NASTY)
+    assert sum(len(t.encode()) > 1024 for t in texts) >= 5  # not only short texts
+
+
+@pytest.mark.parametrize("hooks", [True, False], ids=["hooks", "screen-only"])
+async def test_blank_text_is_refused_and_nothing_is_submitted(tmp_path: Path, hooks: bool) -> None:
+    agent, events = await ds.start_agent(
+        tmp_path,
+        hooks=hooks,
+        quiescence=QUIESCENCE,
+        reply_delay=REPLY_DELAY,
+        chunk_delay=CHUNK_DELAY,
+    )
+    try:
+        for blank in ["\n\n", "   ", "\r\n \t\n"]:
+            with pytest.raises(DeliveryError, match="empty"):
+                await agent.deliver(blank)
+        await agent.deliver("after the blanks")
+        turn = await next_turn(events, 0)
+        assert turn.reply == "echo: after the blanks"
+        assert ds.transcript_users(tmp_path, agent) == ["after the blanks"]
+    finally:
+        await agent.stop()
+
+
+# --- known defects (each reproduced exactly; see the reasons) ---------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG agent._CompiledRules.strip_decoration: a blank line inside a reply resets the "
+    "hanging indent, so every later reply line keeps the CLI's 2-space indent in a "
+    "screen-read reply ('echo: a\\n\\n  b' instead of 'echo: a\\n\\nb')",
+)
+async def test_screen_only_reply_after_a_blank_line_is_exact(tmp_path: Path) -> None:
+    text = "para one\n\npara two\n  indented"
+    agent, events = await ds.start_agent(
+        tmp_path,
+        hooks=False,
+        quiescence=QUIESCENCE,
+        reply_delay=REPLY_DELAY,
+        chunk_delay=CHUNK_DELAY,
+    )
+    try:
+        await agent.deliver(text)
+        assert (await next_turn(events, 0)).reply == f"echo: {text}"
+    finally:
+        await agent.stop()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG Agent._screen_reply: the prompt's echo is matched line by line against screen "
+    "rows; a prompt line wider than the pane is drawn on several rows, so the match fails and "
+    "the whole echo ('> please please ...') is returned in front of the reply",
+)
+async def test_screen_only_reply_to_a_prompt_wider_than_the_pane_has_no_echo(
+    tmp_path: Path,
+) -> None:
+    text = "please " * 40 + "end"  # 283 cells in a 200-column pane
+    agent, events = await ds.start_agent(
+        tmp_path,
+        hooks=False,
+        quiescence=QUIESCENCE,
+        reply_delay=REPLY_DELAY,
+        chunk_delay=CHUNK_DELAY,
+    )
+    try:
+        await agent.deliver(text)
+        reply = (await next_turn(events, 0)).reply
+        # The reply row is wrapped at the pane width too: only that newline may differ.
+        assert reply.replace("\n", "") == f"echo: {text}", reply
+    finally:
+        await agent.stop()
+
+
+@pytest.mark.parametrize("hooks", [True, False], ids=["hooks", "screen-only"])
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG agent._evaluate_screen: the busy rule ('esc to interrupt') is searched in the "
+    "whole transcript above the input box, so a prompt or reply containing it keeps the agent "
+    "WORKING (screen) while it is visible: screen-only the turn never ends, with hooks the "
+    "status flips back to working after the Stop hook and the next deliver() times out",
+)
+async def test_prompt_with_the_busy_marker_does_not_keep_the_agent_working(
+    tmp_path: Path, hooks: bool
+) -> None:
+    agent, events = await ds.start_agent(
+        tmp_path,
+        hooks=hooks,
+        quiescence=QUIESCENCE,
+        reply_delay=REPLY_DELAY,
+        chunk_delay=CHUNK_DELAY,
+    )
+    try:
+        await agent.deliver("please stop, esc to interrupt does not work")
+        await next_turn(events, 0, within=8)
+        await asyncio.sleep(1.5)  # a few screen evaluations
+        assert agent.status is AgentStatus.IDLE
+        await agent.deliver("next", ready_timeout=5)
+        assert (await next_turn(events, 1)).reply == "echo: next"
+    finally:
+        await agent.stop()
+
+
+@pytest.mark.parametrize("hooks", [True, False], ids=["hooks", "screen-only"])
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG agent._evaluate_screen: the approval rules are searched on the whole screen, "
+    "input box and transcript included, so pasting or echoing 'Do you want to create ' raises "
+    "ApprovalRequested and leaves the agent in needs-approval after the turn",
+)
+async def test_prompt_that_looks_like_an_approval_is_not_one(tmp_path: Path, hooks: bool) -> None:
+    agent, events = await ds.start_agent(
+        tmp_path,
+        hooks=hooks,
+        quiescence=QUIESCENCE,
+        reply_delay=REPLY_DELAY,
+        chunk_delay=CHUNK_DELAY,
+    )
+    try:
+        await agent.deliver("Do you want to create notes.txt? asks the tool")
+        await next_turn(events, 0, within=8)
+        await asyncio.sleep(1.5)
+        assert not [e for e in events if isinstance(e, ApprovalRequested)]
+        assert agent.status is AgentStatus.IDLE
+    finally:
+        await agent.stop()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (policy approve-all): a spurious screen approval for a prompt containing "
+    "'Do you want to create ' makes Agent.approve() type '1' into the CLI's input box, so the "
+    "prompt is submitted as '...tool1' (not the text delivered) and more '1's follow",
+)
+async def test_approve_all_policy_does_not_alter_a_prompt_that_looks_like_an_approval(
+    tmp_path: Path,
+) -> None:
+    profile = ds.fake_profile(True)
+    (tmp_path / "work").mkdir()
+    spec = prepare_launch(profile, agent="auto", cwd=tmp_path / "work", agent_dir=tmp_path / "run")
+    spec.env["FAKE_AGENT_STATE_DIR"] = str(tmp_path / "fake-state")
+    agent = Agent("auto", profile, spec, cols=COLS, rows=ROWS, policy=ApprovalPolicy.APPROVE_ALL)
+    events: list[AgentEvent] = []
+    agent.subscribe(events.append)
+    await agent.start()
+    text = "Do you want to create notes.txt? asks the tool"
+    try:
+        await agent.wait_for_status(AgentStatus.IDLE, within=15)
+        await agent.deliver(text)
+        await next_turn(events, 0, within=8)
+        assert ds.transcript_users(tmp_path, agent) == [text]
+    finally:
+        await agent.stop()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=TimeoutError,
+    reason="BUG Agent.deliver: when the agent does not become idle within ready_timeout, "
+    "wait_until_ready lets a bare TimeoutError out instead of a DeliveryError saying why",
+)
+async def test_deliver_to_a_busy_agent_raises_delivery_error(tmp_path: Path) -> None:
+    agent, _events = await ds.start_agent(tmp_path, hooks=True, reply_delay=3.0)
+    try:
+        await agent.deliver("a turn that takes three seconds")
+        assert agent.status is AgentStatus.WORKING
+        with pytest.raises(DeliveryError):
+            await agent.deliver("second", ready_timeout=0.2)
+    finally:
+        await agent.stop()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG Agent._screen_reply: the reply is the screen text after the common prefix of "
+    "the scrollback before and after the turn; once the 10,000-row scrollback is full the "
+    "emulator drops old rows (a page at a time), the prefix is empty and the 'reply' is the "
+    "whole scrollback (~80 KB of old turns)",
+)
+async def test_screen_only_reply_is_exact_once_the_scrollback_is_full(tmp_path: Path) -> None:
+    agent, events = await ds.start_agent(
+        tmp_path, hooks=False, quiescence=QUIESCENCE, reply_delay=0.02, chunk_delay=0.0005
+    )
+    try:
+        # Each turn draws ~6,000 rows (prompt echo + reply); the cap is 10,000 + 2,048 rows.
+        for index, letter in enumerate("abc"):
+            text = "\n".join(f"{letter}{n:04}" for n in range(3000))
+            await agent.deliver(text)
+            turn = await next_turn(events, index, within=60)
+            assert turn.reply == f"echo: {text}", f"turn {index}: {turn.reply[:200]!r}"
+    finally:
+        await agent.stop()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG fake agent tui.char_width: a regional-indicator flag counts 2 cells there and 4 "
+    "in the emulator (pyghostty), so a row with flags overflows, the terminal soft-wraps it "
+    "and the fake agent's cursor-up redraw leaves stale rows: the screen-read reply is garbage",
+)
+async def test_screen_only_reply_with_flag_emoji_is_exact(tmp_path: Path) -> None:
+    text = "flags " + "x" * 170 + "🇯🇵" * 5
+    agent, events = await ds.start_agent(
+        tmp_path,
+        hooks=False,
+        quiescence=QUIESCENCE,
+        reply_delay=REPLY_DELAY,
+        chunk_delay=CHUNK_DELAY,
+    )
+    try:
+        await agent.deliver(text)
+        assert (await next_turn(events, 0)).reply == f"echo: {text}"
+    finally:
+        await agent.stop()
+
+
+async def next_turn(events: list[AgentEvent], index: int, within: float = 20.0) -> TurnEnded:
+    """The ``index``-th TurnEnded (0-based), waiting for it."""
+    deadline = time.monotonic() + within
+    while True:
+        turns = [e for e in events if isinstance(e, TurnEnded)]
+        if len(turns) > index:
+            return turns[index]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"only {len(turns)} turns ended: {events[-5:]}")
+        await asyncio.sleep(0.01)
