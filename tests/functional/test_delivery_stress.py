@@ -153,12 +153,6 @@ async def test_blank_text_is_refused_and_nothing_is_submitted(tmp_path: Path, ho
 # --- known defects (each reproduced exactly; see the reasons) ---------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG agent._CompiledRules.strip_decoration: a blank line inside a reply resets the "
-    "hanging indent, so every later reply line keeps the CLI's 2-space indent in a "
-    "screen-read reply ('echo: a\\n\\n  b' instead of 'echo: a\\n\\nb')",
-)
 async def test_screen_only_reply_after_a_blank_line_is_exact(tmp_path: Path) -> None:
     text = "para one\n\npara two\n  indented"
     agent, events = await ds.start_agent(
@@ -175,12 +169,6 @@ async def test_screen_only_reply_after_a_blank_line_is_exact(tmp_path: Path) -> 
         await agent.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG Agent._screen_reply: the prompt's echo is matched line by line against screen "
-    "rows; a prompt line wider than the pane is drawn on several rows, so the match fails and "
-    "the whole echo ('> please please ...') is returned in front of the reply",
-)
 async def test_screen_only_reply_to_a_prompt_wider_than_the_pane_has_no_echo(
     tmp_path: Path,
 ) -> None:
@@ -202,13 +190,6 @@ async def test_screen_only_reply_to_a_prompt_wider_than_the_pane_has_no_echo(
 
 
 @pytest.mark.parametrize("hooks", [True, False], ids=["hooks", "screen-only"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG agent._evaluate_screen: the busy rule ('esc to interrupt') is searched in the "
-    "whole transcript above the input box, so a prompt or reply containing it keeps the agent "
-    "WORKING (screen) while it is visible: screen-only the turn never ends, with hooks the "
-    "status flips back to working after the Stop hook and the next deliver() times out",
-)
 async def test_prompt_with_the_busy_marker_does_not_keep_the_agent_working(
     tmp_path: Path, hooks: bool
 ) -> None:
@@ -231,12 +212,6 @@ async def test_prompt_with_the_busy_marker_does_not_keep_the_agent_working(
 
 
 @pytest.mark.parametrize("hooks", [True, False], ids=["hooks", "screen-only"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG agent._evaluate_screen: the approval rules are searched on the whole screen, "
-    "input box and transcript included, so pasting or echoing 'Do you want to create ' raises "
-    "ApprovalRequested and leaves the agent in needs-approval after the turn",
-)
 async def test_prompt_that_looks_like_an_approval_is_not_one(tmp_path: Path, hooks: bool) -> None:
     agent, events = await ds.start_agent(
         tmp_path,
@@ -255,12 +230,6 @@ async def test_prompt_that_looks_like_an_approval_is_not_one(tmp_path: Path, hoo
         await agent.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (policy approve-all): a spurious screen approval for a prompt containing "
-    "'Do you want to create ' makes Agent.approve() type '1' into the CLI's input box, so the "
-    "prompt is submitted as '...tool1' (not the text delivered) and more '1's follow",
-)
 async def test_approve_all_policy_does_not_alter_a_prompt_that_looks_like_an_approval(
     tmp_path: Path,
 ) -> None:
@@ -282,12 +251,6 @@ async def test_approve_all_policy_does_not_alter_a_prompt_that_looks_like_an_app
         await agent.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="BUG Agent.deliver: when the agent does not become idle within ready_timeout, "
-    "wait_until_ready lets a bare TimeoutError out instead of a DeliveryError saying why",
-)
 async def test_deliver_to_a_busy_agent_raises_delivery_error(tmp_path: Path) -> None:
     agent, _events = await ds.start_agent(tmp_path, hooks=True, reply_delay=3.0)
     try:
@@ -299,13 +262,6 @@ async def test_deliver_to_a_busy_agent_raises_delivery_error(tmp_path: Path) -> 
         await agent.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG Agent._screen_reply: the reply is the screen text after the common prefix of "
-    "the scrollback before and after the turn; once the 10,000-row scrollback is full the "
-    "emulator drops old rows (a page at a time), the prefix is empty and the 'reply' is the "
-    "whole scrollback (~80 KB of old turns)",
-)
 async def test_screen_only_reply_is_exact_once_the_scrollback_is_full(tmp_path: Path) -> None:
     agent, events = await ds.start_agent(
         tmp_path, hooks=False, quiescence=QUIESCENCE, reply_delay=0.02, chunk_delay=0.0005

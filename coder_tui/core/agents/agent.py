@@ -52,6 +52,9 @@ PERMISSION_TYPES = {"permission_prompt", "ToolPermission"}
 SCREEN_CHECK_INTERVAL = 0.05  # seconds between screen-rule evaluations while output flows
 PROMPT_HOOK_GRACE = 1.0  # seconds to wait for the prompt hook once the screen proved the submit
 HOOK_MISS_QUIET = 5.0  # quiet seconds with the idle marker that end a turn whose hook was missed
+STATUS_LINES_ABOVE = 2  # rows right above the input box where a spinner line is looked for
+FOOTER_LINES = 1  # last screen lines (the footer) looked at for busy and idle markers
+APPROVAL_LINES = 16  # bottom lines where a permission prompt is looked for
 
 
 class DeliveryError(Exception):
@@ -111,6 +114,7 @@ class Agent:
         self._turn_baseline: list[str] | None = None
         self._pending_prompt: str | None = None
         self._turn_started: float | None = None
+        self._pasting = False  # between a delivery's paste and its proof of submission
         self._interrupted_at: float | None = None
         self.session.on_output(self._on_output)
         self.session.on_exit(self._on_exit)
@@ -350,16 +354,21 @@ class Agent:
         lines = self.screen_lines()
         rules = self._rules
         quiet_for = time.monotonic() - self._last_change
-        approval = rules.find(rules.approval, lines)
+        # While a delivery's paste sits in the input box, its text is not the CLI's question.
+        approval = (
+            None if self._pasting else rules.find(rules.approval, rules.approval_region(lines))
+        )
         if approval is not None:
             self._set_status(AgentStatus.NEEDS_APPROVAL, Source.SCREEN, approval)
             return
-        output_region = rules.above_input(lines)
-        busy = rules.find(rules.busy, output_region) is not None
-        idle_marker = not rules.idle or rules.find(rules.idle, lines) is not None
+        busy = rules.find(rules.busy, rules.status_region(lines)) is not None
+        idle_marker = (
+            not rules.idle or rules.find(rules.idle, rules.status_region(lines)) is not None
+        )
         if self.status is AgentStatus.NEEDS_APPROVAL:
-            # The prompt went away: answered (here or in the pane), so the turn goes on.
-            self._set_status(AgentStatus.WORKING, Source.SCREEN)
+            if self.status_source is Source.SCREEN or rules.input_box_visible(lines):
+                # The prompt went away: answered (here or in the pane), so the turn goes on.
+                self._set_status(AgentStatus.WORKING, Source.SCREEN)
             return
         if self._check_turn_timeout():
             return
@@ -403,24 +412,15 @@ class Agent:
         return self._rules.above_input(lines)
 
     def _screen_reply(self) -> str:
-        """The text the turn added to the screen: what follows the lines that were there at
-        submit, after the echo of the prompt (consumed in order, so a reply that repeats the
-        prompt keeps its lines), without busy markers and the reply block's decoration."""
+        """The text the turn added to the screen: what follows the last lines that were there
+        at submit, after the CLI's echo of the prompt, without busy markers and the reply
+        block's decoration."""
         after = self._snapshot_lines()
-        before = self._turn_baseline or []
-        start = 0
-        limit = min(len(before), len(after))
-        while start < limit and before[start] == after[start]:
-            start += 1
-        added = after[start:]
+        added = after[_turn_start(self._turn_baseline or [], after) :]
         at = 0
         while at < len(added) and not added[at].strip():
             at += 1
-        for index, prompt_line in enumerate((self._pending_prompt or "").split("\n")):
-            if at < len(added) and _echoes(added[at], prompt_line, first=index == 0):
-                at += 1
-            else:
-                break
+        at += _echo_length(added[at:], self._pending_prompt or "")
         reply = [line for line in added[at:] if self._rules.find(self._rules.busy, [line]) is None]
         lines = self._rules.strip_decoration(reply)
         while lines and not lines[0].strip():
@@ -434,7 +434,13 @@ class Agent:
     async def wait_until_ready(self, within: float | None = None) -> None:
         """Until the agent can take a prompt: idle (started, not mid-turn, not asking)."""
         limit = within if within is not None else self.profile.startup_timeout
-        status = await self.wait_for_status(AgentStatus.IDLE, within=limit)
+        try:
+            status = await self.wait_for_status(AgentStatus.IDLE, within=limit)
+        except TimeoutError:
+            raise DeliveryError(
+                f"{self.name} did not become ready to take a prompt within {limit:.0f} s "
+                f"(it is {self.status})"
+            ) from None
         if status is AgentStatus.EXITED:
             raise DeliveryError(f"{self.name} has exited ({self._exit_text()})")
 
@@ -444,6 +450,12 @@ class Agent:
         return self.session.error or "not running"
 
     async def deliver(self, text: str, *, ready_timeout: float | None = None) -> DeliveryProof:
+        try:
+            return await self._deliver(text, ready_timeout)
+        finally:
+            self._pasting = False
+
+    async def _deliver(self, text: str, ready_timeout: float | None) -> DeliveryProof:
         """Submit ``text`` exactly once and prove the CLI accepted it.
 
         The text goes as one bracketed paste (when the CLI enabled it), then, after the
@@ -462,6 +474,7 @@ class Agent:
             self._turn_baseline = self._snapshot_lines()
             self._pending_prompt = text
             empty_box = self._rules.input_text(self.screen_lines())
+            self._pasting = True
             self.session.paste(text)
             await asyncio.sleep(self.profile.paste_enter_delay)  # the CLI's own paste guard
             # "Input box cleared" counts as proof only if the paste visibly filled the box.
@@ -506,7 +519,7 @@ class Agent:
                 return screen_proof
             if screen_proof is None:
                 lines = self.screen_lines()
-                if self._rules.find(self._rules.busy, self._rules.above_input(lines)):
+                if self._rules.find(self._rules.busy, self._rules.status_region(lines)):
                     screen_proof = "busy marker"
                 elif empty_box is not None and self._rules.input_text(lines) == empty_box:
                     screen_proof = "input box cleared"
@@ -541,13 +554,50 @@ class Agent:
         return self._rules.find(self._rules.approval, self.screen_lines()) or ""
 
 
-def _echoes(line: str, prompt_line: str, *, first: bool) -> bool:
-    """Whether a screen line is the CLI's echo of one line of the prompt (the first line
-    carries the prompt marker, the following ones an indent)."""
-    shown = line.strip()
-    if first:
-        shown = shown[1:].strip() if shown[:1] in {">", "›", "❯"} else shown
-    return shown == prompt_line.strip()
+ANCHOR_LINES = 6  # non-empty lines from before the turn that locate where its output starts
+
+
+def _turn_start(before: list[str], after: list[str]) -> int:
+    """Index in ``after`` where the turn's output begins: just past the last lines that were
+    on screen at submit. Anchoring on those (not on a common prefix) keeps working once the
+    scrollback is full and old rows are dropped from the top."""
+    anchor = [line for line in before if line.strip()][-ANCHOR_LINES:]
+    if not anchor:
+        return 0
+    for end in range(len(after), 0, -1):
+        window = [line for line in after[:end] if line.strip()][-len(anchor) :]
+        if window == anchor and after[end - 1].strip():
+            return end
+    # Not found (the CLI redrew everything): fall back to the common prefix.
+    start = 0
+    while start < min(len(before), len(after)) and before[start] == after[start]:
+        start += 1
+    return start
+
+
+def _echo_length(lines: list[str], prompt: str) -> int:
+    """How many of ``lines`` are the CLI's echo of the prompt. Compared without white space,
+    because the CLI wraps a long prompt line over several rows with its own indent."""
+    wanted = "".join(prompt.split())
+    if not wanted:
+        return 0
+    seen = ""
+    count = 0
+    for index, line in enumerate(lines):
+        shown = line.strip()
+        if index == 0 and shown[:1] in {">", "›", "❯"}:
+            shown = shown[1:]
+        piece = "".join(shown.split())
+        if not piece and count and seen != wanted:
+            count += 1  # a blank line inside a multi-line prompt
+            continue
+        if not piece or not wanted.startswith(seen + piece):
+            break
+        seen += piece
+        count += 1
+        if seen == wanted:
+            break
+    return count if seen else 0
 
 
 class _CompiledRules:
@@ -579,6 +629,28 @@ class _CompiledRules:
                 return index
         return None
 
+    def input_box_visible(self, lines: list[str]) -> bool:
+        return self._input_start(lines) is not None
+
+    def status_region(self, lines: list[str]) -> list[str]:
+        """Where a CLI shows that it is busy: the lines just above its input box (the spinner)
+        and the footer below it. Not the transcript: a reply that merely contains the words
+        "esc to interrupt" must not keep the agent 'working'."""
+        start = self._input_start(lines)
+        filled = [line for line in lines if line.strip()]
+        if start is None:
+            return filled[-(STATUS_LINES_ABOVE + FOOTER_LINES) :]
+        return lines[max(0, start - STATUS_LINES_ABOVE) : start] + filled[-FOOTER_LINES:]
+
+    def approval_region(self, lines: list[str]) -> list[str]:
+        """Where a permission prompt appears: in place of the input box (the last box on the
+        screen) and below it. The transcript above is excluded: a reply or an echoed prompt
+        that quotes 'Do you want to create' is text, not a question."""
+        start = self._input_start(lines)
+        if start is not None:
+            return lines[start:]
+        return [line for line in lines if line.strip()][-APPROVAL_LINES:]
+
     def above_input(self, lines: list[str]) -> list[str]:
         start = self._input_start(lines)
         return lines if start is None else lines[:start]
@@ -589,7 +661,8 @@ class _CompiledRules:
 
     def strip_decoration(self, lines: list[str]) -> list[str]:
         """Remove a reply block's leading marker ("⏺ ") and the hanging indent of the same
-        width that the CLI puts before the block's following lines."""
+        width that the CLI puts before the block's following lines (blank lines inside the
+        block keep the indent going)."""
         out: list[str] = []
         indent = ""
         for line in lines:
@@ -597,7 +670,7 @@ class _CompiledRules:
             if match:
                 indent = " " * len(match.group(0))
                 out.append(line[match.end() :])
-            elif indent and line.startswith(indent):
+            elif indent and (line.startswith(indent) or not line.strip()):
                 out.append(line[len(indent) :])
             else:
                 indent = ""
