@@ -407,20 +407,23 @@ def average(values):
 DEMO_REVIEWER = """\
 rules:
   - times: 1
-    delay: 1.5
+    delay: 3.0
+    chunk_delay: 0.02
     reply: |
       I read calc.py and test_calc.py.
       1. divide(a, 0) raises ZeroDivisionError; the tests expect a ValueError with a clear message.
       2. average([]) divides by zero as well; it should raise ValueError too.
       VERDICT: CHANGES_REQUESTED
-  - delay: 1.0
+  - delay: 2.5
+    chunk_delay: 0.02
     reply: |
       Both functions now raise ValueError with a clear message, and the tests cover them.
       VERDICT: APPROVE
 """
 DEMO_FIXER = f"""\
 rules:
-  - delay: 1.2
+  - delay: 3.0
+    chunk_delay: 0.02
     write:
       path: calc.py
       content: |

@@ -206,3 +206,65 @@ def test_kill_9_then_resume_finishes_with_every_message_once(tmp_path: Path, tri
     replies = [(m["step"], m["round"]) for m in messages if m["kind"] == "reply"]
     assert replies == [("review", 1), ("fix", 1), ("review", 2)]
     assert json.loads((run_dir / "run.json").read_text())["status"] == "succeeded"
+
+
+async def test_pause_holds_every_delivery_and_the_run_completes_after_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's bar: pause for 5 s mid-run; the event log shows no delivery during the
+    pause, and the run completes after resume."""
+    import asyncio
+
+    from coder_tui import paths
+    from coder_tui.commands import apply_agent_options
+    from coder_tui.core.agents.profile import load_profiles
+    from coder_tui.core.agents.team import create_agent, parse_agent_list
+    from coder_tui.core.operator import Operator, assign_roles
+    from coder_tui.core.runs import RunStatus, RunStore
+    from coder_tui.core.templates import load_templates
+    from coder_tui.headless import new_state
+
+    monkeypatch.setenv("FAKE_AGENT_STATE_DIR", str(tmp_path / "fake-state"))
+    work = project(tmp_path, delay=0.5)
+    profiles = load_profiles(project=work / ".coder-tui")
+    template = load_templates(project=work / ".coder-tui")["mini-review"]
+    requests = apply_agent_options(
+        parse_agent_list("reviewer=rev,fixer=fix", profiles), ["fixer=approve-edits"], []
+    )
+    store = RunStore.create(
+        paths.runs_dir(), new_state(template, {"task": "calc.py"}, work, requests)
+    )
+    agents = {}
+    for request in requests:
+        agent, _ = create_agent(request, profiles, cwd=work, run_dir=store.run_dir)
+        agents[agent.name] = agent
+    try:
+        for agent in agents.values():
+            await agent.start()
+        for agent in agents.values():
+            await agent.wait_until_ready(15)
+        store.state.roles = assign_roles(template, {n: a.profile.name for n, a in agents.items()})
+        operator = Operator(template, store, agents)
+        run = asyncio.create_task(operator.run())
+        deadline = time.monotonic() + 15
+        while not store.events("delivered"):
+            assert time.monotonic() < deadline, "no delivery within 15 s"
+            await asyncio.sleep(0.01)
+        operator.pause()
+        paused_at = time.time()
+        await asyncio.sleep(5)  # the pause itself is what is tested
+        assert not run.done()
+        resumed_at = time.time()
+        operator.resume()
+        assert await asyncio.wait_for(run, 60) is RunStatus.SUCCEEDED
+    finally:
+        for agent in agents.values():
+            await agent.stop()
+    deliveries = [e["at"] for e in store.events("delivered")]
+    assert len(deliveries) == 3
+    assert not [at for at in deliveries if paused_at < at < resumed_at]
+    kinds = [e["kind"] for e in store.events()]
+    assert kinds.index("paused") < kinds.index("resumed")
+    # The turn in flight when the pause began still finished during the pause (kept, shown).
+    turn_ends = [e["at"] for e in store.events("turn_ended")]
+    assert any(paused_at < at < resumed_at for at in turn_ends)
