@@ -434,11 +434,13 @@ rules:
 """
 DEMO_CHECKER = """\
 rules:
-  - delay: 1.0
+  - delay: 2.5
+    chunk_delay: 0.02
     reply: |
-      Ran the tests: 3 passed.
-      TESTS: PASS
-      VERDICT: APPROVE
+      Ran `python -m pytest test_calc.py`: 3 passed.
+      Read the diff once more: both guards raise ValueError with a message; nothing else changed.
+      Problems found: none
+      CHECK: PASS
 """
 
 
