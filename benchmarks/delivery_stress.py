@@ -39,12 +39,12 @@ markers), BEL, BS, VT, FF (form feeds in source files), DEL, Ctrl-C / Ctrl-D / C
 C1 controls (U+0085, U+009B) and U+2028 / U+2029. Not NUL: clipboards hand terminals
 NUL-terminated strings, so a paste never carries one.
 
-Texts containing the agent's *status* markers (``esc to interrupt``, the busy rule;
-``Do you want to create ``, ``❯ 1. Yes``, the approval rules) are not mixed into the stream by
-default: on screen they keep the agent's status at working / needs-approval (a known issue, see
-the report), which would make every later delivery in the same agent time out and hide all other
-results. They are delivered instead as separate *probes*, each to a fresh agent followed by one
-plain prompt, and reported on their own. ``--status-markers-in-stream`` mixes them in anyway.
+Texts containing the agent's *status* markers (``esc to interrupt`` and the spinner line, the
+busy rule; ``Do you want to create ``, ``❯ 1. Yes``, the approval rules) are mixed into the stream
+too (``--no-status-markers-in-stream`` leaves them out). Before commit 859d1b4 such a text kept
+the agent at working / needs-approval while it was on screen, so every later delivery to the same
+agent timed out: they are also delivered as separate *probes*, each to a fresh agent followed by
+one plain prompt, and reported on their own.
 
 Screen-only limits (reported, not hidden): a reply read from the screen cannot show trailing
 blanks of a line nor blank lines at its ends (a terminal row has no trailing-space state), and
@@ -71,6 +71,7 @@ import difflib
 import json
 import math
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -92,7 +93,7 @@ from coder_tui.core.agents.events import (
 )
 from coder_tui.core.agents.launch import prepare_launch
 from coder_tui.core.agents.profile import AgentProfile, HookKind, load_profiles
-from coder_tui.fake_agent.tui import text_width
+from coder_tui.fake_agent.tui import printable, text_width, wrap
 
 PASTE_END = "\x1b[201~"
 MAX_BYTES = 20 * 1024
@@ -102,53 +103,11 @@ NEXT_MARK_WIDTH = 2  # the hanging indent before its other lines
 
 # --------------------------------------------------------------------------- texts
 
-WORDS = [
-    "the",
-    "quick",
-    "brown",
-    "fox",
-    "jumps",
-    "over",
-    "lazy",
-    "dog",
-    "agent",
-    "prompt",
-    "reply",
-    "turn",
-    "tool",
-    "file",
-    "test",
-    "refactor",
-    "parser",
-    "please",
-    "and",
-    "run",
-    "pytest",
-    "again",
-    "fix",
-    "bug",
-    "in",
-    "delivery",
-    "keep",
-    "it",
-    "short",
-    "why",
-    "does",
-    "this",
-    "fail",
-    "return",
-    "value",
-    "list",
-    "dict",
-    "none",
-    "true",
-    "false",
-    "async",
-    "await",
-    "yield",
-    "import",
-    "class",
-]
+WORDS = (  # noqa: SIM905
+    "the quick brown fox jumps over lazy dog agent prompt reply turn tool file test refactor "
+    "parser please and run pytest again fix bug in delivery keep it short why does this fail "
+    "return value list dict none true false async await yield import class"
+).split()
 CODE = [
     "def f(x):",
     "return {'a': [1, 2, 3]}",
@@ -180,7 +139,12 @@ MARKER_LOOKALIKES = [
     "↳ queued: ", "echo: ", "Press Ctrl-C again to exit", "Esc to cancel", "❯ ", "› ",
     "⏺ Write(notes.txt)", "⠋ Working…",
 ]  # fmt: skip
-STATUS_MARKERS = ["esc to interrupt", "Do you want to create notes.txt?", "\n❯ 1. Yes"]
+STATUS_MARKERS = [
+    "esc to interrupt",
+    "\n⠋ Working… (3s · esc to interrupt)\n",
+    "Do you want to create notes.txt?",
+    "\n❯ 1. Yes",
+]
 CONTROLS = [
     "\t", "\r\n", "\r", "\x1b[31m", "\x1b[0m", "\x1b[1;32mgreen\x1b[0m", "\x07", "\x08",
     "\x0b", "\x0c", "\x7f", "\x03", "\x04", "\x15", "\x1b", "\x1b[200~", PASTE_END,
@@ -230,6 +194,24 @@ def _long_line(rng: random.Random, screen: bool) -> str:
     if screen:
         return " ".join(words)
     return "\t".join(words) if rng.random() < 0.2 else " ".join(words)
+
+
+def screen_safe(text: str, cols: int) -> str:
+    """``text`` changed into what a reply read from a ``cols``-wide screen can carry exactly:
+    no trailing blanks, no blank lines, no line wider than the pane (split), no flag emoji."""
+    limit = cols - FIRST_MARK_WIDTH - 2
+    out: list[str] = []
+    for raw in text.split("\n"):
+        line = "".join(c for c in raw if not 0x1F1E6 <= ord(c) <= 0x1F1FF)
+        while line:
+            cut, used = 0, 0
+            while cut < len(line) and used + text_width(line[cut]) <= limit:
+                used += text_width(line[cut])
+                cut += 1
+            head, line = line[:cut].rstrip(), line[cut:]
+            if head.strip():
+                out.append(head)
+    return "\n".join(out) or "x"
 
 
 def _fragment(rng: random.Random, *, screen: bool, status_markers: bool) -> str:
@@ -585,6 +567,91 @@ async def run_mode(
 # --------------------------------------------------------------------------- checking
 
 
+_DECORATION = re.compile(r"^(?:⏺|●|✦|•|⎿)\s?")  # as Agent's reply-block marks
+
+
+def _rows(mark: str, text: str, cols: int) -> list[str]:
+    """A transcript entry as the fake agent draws it: hard-wrapped rows, trailing blanks gone."""
+    rows: list[str] = []
+    for index, line in enumerate(text.split("\n")):
+        rows += wrap((mark if index == 0 else "  ") + printable(line), cols)
+    return [row.rstrip() for row in rows]
+
+
+def screen_reply_model(text: str, cols: int, *, echo_bug: bool, blank_bug: bool) -> str:
+    """The reply a screen reader gets for ``text``: the echo of the prompt and the reply block
+    as the fake agent draws them, then Agent._screen_reply's steps. With both flags False only
+    what a screen cannot show is lost (trailing blanks, edge blank lines, the newlines the
+    pane-width wrap adds); ``echo_bug`` / ``blank_bug`` reproduce the two defects found:
+    the prompt echo matched row by row (a wrapped echo row stops the match) and a blank line
+    ending the hanging-indent removal."""
+    prompt = expected_prompt(text)
+    echo = _rows("> ", prompt, cols)
+    added = [*echo, "", *_rows("⏺ ", REPLY_PREFIX + prompt, cols)]
+    at = 0
+    if echo_bug:
+        while at < len(added) and not added[at].strip():
+            at += 1
+        for index, line in enumerate(prompt.split("\n")):
+            shown = added[at].strip() if at < len(added) else None
+            if shown is not None and index == 0 and shown[:1] in {">", "›", "❯"}:
+                shown = shown[1:].strip()
+            if shown != line.strip():
+                break
+            at += 1
+    else:
+        at = len(echo)
+    body: list[str] = []
+    indent = ""
+    for line in added[at:]:
+        match = _DECORATION.match(line)
+        if match:
+            indent = " " * len(match.group(0))
+            body.append(line[match.end() :])
+        elif indent and line.startswith(indent):
+            body.append(line[len(indent) :])
+        elif indent and not line and not blank_bug:
+            body.append(line)
+        else:
+            indent = ""
+            body.append(line)
+    return screen_normal("\n".join(body))
+
+
+SCREEN_CAUSES = (
+    "screen limits only (trailing blanks, edge blank lines, wide lines wrapped)",
+    "BUG blank line ends the reply's indent removal",
+    "BUG prompt wider than the pane: its echo is returned in the reply",
+    "BUG scrollback cap reached during the turn: reply = old scrollback",
+    "fake agent / emulator width disagreement (flag emoji in this text)",
+    "stale rows after a width disagreement (flag emoji in the turn before)",
+    "BUG empty reply: the turn's last lines repeat those before it (anchor found at the end)",
+    "unexplained",
+)
+
+
+def screen_cause(delivery: Delivery, cols: int, flag_before: bool) -> str:
+    """Why a screen-only reply is not exact, from the models above (first that fits)."""
+    text, reply = delivery.sample.text, delivery.reply
+    if reply == screen_reply_model(text, cols, echo_bug=False, blank_bug=False):
+        return SCREEN_CAUSES[0]
+    if reply == screen_reply_model(text, cols, echo_bug=False, blank_bug=True):
+        return SCREEN_CAUSES[1]
+    if reply in {
+        screen_reply_model(text, cols, echo_bug=True, blank_bug=blank) for blank in (False, True)
+    }:
+        return SCREEN_CAUSES[2]
+    if delivery.trimmed:
+        return SCREEN_CAUSES[3]
+    if "flag-emoji" in delivery.sample.tags:
+        return SCREEN_CAUSES[4]
+    if flag_before:
+        return SCREEN_CAUSES[5]
+    if reply == "":
+        return SCREEN_CAUSES[6]
+    return SCREEN_CAUSES[7]
+
+
 @dataclass
 class Failure:
     index: int
@@ -605,6 +672,7 @@ class Check:
     replies_screen_equal: int = 0  # equal modulo what a screen cannot show
     failures: list[Failure] = field(default_factory=list)
     extra_turns: int = 0
+    causes: Counter[str] = field(default_factory=Counter)  # screen-only reply mismatches
 
     @property
     def ok(self) -> bool:
@@ -616,9 +684,10 @@ def _short(value: object, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 25] + f"...<{len(text)} chars>"
 
 
-def check(run: ModeRun) -> Check:
+def check(run: ModeRun, cols: int = 200) -> Check:
     """Exactly once (transcript vs the successful deliveries) and exact replies."""
     result = Check()
+    flag_seen = False
     ok_deliveries = [d for d in run.deliveries if d.proof is not None]
     expected = [expected_prompt(d.sample.text) for d in ok_deliveries]
     got = run.transcript_users
@@ -651,6 +720,7 @@ def check(run: ModeRun) -> Check:
                 Failure(delivery.index, "delivery", delivery.sample.text, delivery.error,
                         delivery_tags(delivery))
             )  # fmt: skip
+        flag_before, flag_seen = flag_seen, "flag-emoji" in delivery.sample.tags
         if delivery.reply is None:
             continue
         want = expected_reply(delivery.sample.text)
@@ -660,6 +730,8 @@ def check(run: ModeRun) -> Check:
             continue
         if screen_normal(delivery.reply) == screen_normal(want):
             result.replies_screen_equal += 1
+        if run.mode == "screen":
+            result.causes[screen_cause(delivery, cols, flag_before)] += 1
         result.failures.append(
             Failure(
                 delivery.index, "reply", delivery.sample.text,
@@ -731,6 +803,11 @@ def report(run: ModeRun, result: Check, *, label: str, screen: bool) -> list[str
             out.append(f"        {failure.detail}")
             out.append(f"        tags: {', '.join(sorted(failure.tags))}")
         out += tag_table(deliveries, result)
+        if result.causes:
+            out.append("   screen-only reply mismatches by cause (models of the screen read):")
+            for cause in SCREEN_CAUSES:
+                if result.causes[cause]:
+                    out.append(f"     {result.causes[cause]:5}  {cause}")
         reply_failures = [f for f in result.failures if f.kind == "reply"]
         if reply_failures:
             first = reply_failures[0].index
@@ -829,7 +906,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reply-delay", type=float, default=0.1)
     parser.add_argument("--chunk-delay", type=float, default=0.002)
     parser.add_argument("--quiescence", type=float, help="screen quiescence (profile: 1.0 s)")
-    parser.add_argument("--status-markers-in-stream", action="store_true")
+    parser.add_argument("--no-status-markers-in-stream", action="store_true")
     parser.add_argument("--no-probes", action="store_true", help="skip the status-marker probes")
     parser.add_argument("--dump", type=Path, help="write every failure as JSONL here")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
@@ -851,7 +928,7 @@ async def amain(args: argparse.Namespace) -> None:
             screen = mode == "screen"
             samples = generate(
                 args.count, args.seed, screen=screen, max_bytes=args.max_bytes, cols=args.cols,
-                status_markers=args.status_markers_in_stream,
+                status_markers=not args.no_status_markers_in_stream,
             )  # fmt: skip
 
             def progress(
@@ -871,7 +948,7 @@ async def amain(args: argparse.Namespace) -> None:
                 quiescence=args.quiescence, reply_delay=args.reply_delay,
                 chunk_delay=args.chunk_delay, progress=progress,
             )  # fmt: skip
-            result = check(run)
+            result = check(run, args.cols)
             label = "hook mode" if not screen else "screen-only mode"
             for line in report(run, result, label=label, screen=screen):
                 print(line, flush=True)

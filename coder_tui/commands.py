@@ -159,9 +159,9 @@ def run_main(argv: Sequence[str]) -> int:
             else default_agents(template, profiles)
         )
         requests = apply_agent_options(requests, args.policy, args.skip_approvals)
-        from coder_tui.core.templates import resolve_roles
+        from coder_tui.core.operator import assign_roles
 
-        resolve_roles(template, {r.name: r.profile for r in requests})
+        assign_roles(template, {r.name: r.profile for r in requests})
     except (UsageError, AgentListError) as exc:
         return fail(str(exc))
     except Exception as exc:  # TemplateError from resolve_roles: a role nobody can fill

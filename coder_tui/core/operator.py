@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +32,7 @@ from coder_tui.core.templates import (
     extract_outputs,
     render_prompt,
     resolve_roles,
+    vote,
 )
 
 log = logging.getLogger(__name__)
@@ -516,9 +516,15 @@ class Operator:
         }
         joined = "\n\n".join(f"[{bid}] {o.reply}" for bid, o in results.items())
         if group.join == "vote" and group.vote_output:
-            votes = Counter(o.outputs.get(group.vote_output) for o in results.values())
-            winner, count = votes.most_common(1)[0]
-            self._note(f"{step.id}: vote on {group.vote_output}: {dict(votes)} -> {winner}")
+            ballots = [o.outputs.get(group.vote_output) for o in results.values()]
+            winner = vote(ballots)  # a strict majority, ignoring case and spacing; else None
+            same = " ".join((winner or "").split()).casefold()
+            count = sum(1 for b in ballots if b and " ".join(b.split()).casefold() == same)
+            self._note(
+                f"{step.id}: vote on {group.vote_output}: {ballots} -> "
+                + (winner if winner is not None else "no majority"),
+                key=f"{step.id}:{round_}:vote",
+            )
             outputs: dict[str, str | None] = {group.vote_output: winner, "votes": str(count)}
             return StepOutcome(joined, outputs, "vote", {"branches": branches})
         if group.join == "arbiter" and group.arbiter is not None:

@@ -26,6 +26,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from coder_tui import paths
 from coder_tui.core.agents.agent import Agent, AgentGone, DeliveryError
 from coder_tui.core.agents.events import (
     AgentEvent,
@@ -40,9 +41,13 @@ from coder_tui.core.agents.profile import AgentProfile
 from coder_tui.core.agents.team import AgentRequest, create_agent
 from coder_tui.core.channel import Channel, ChannelMessage, MessageKind
 from coder_tui.core.operator import Operator, assign_roles
-from coder_tui.core.runs import AgentRecord, RunStore
+from coder_tui.core.runs import AgentRecord, RunStatus, RunStore
 from coder_tui.core.session import TerminalSession
-from coder_tui.core.templates import Template, TemplateError
+from coder_tui.core.templates import Template, TemplateError, load_templates
+from coder_tui.core.yamlfile import ConfigError
+from coder_tui.headless import new_state
+from coder_tui.ui.commands import CoderTuiCommands
+from coder_tui.ui.screens.template_picker import PickResult, TemplatePicker
 from coder_tui.ui.widgets.agent_status import StatusBar, status_content
 from coder_tui.ui.widgets.channel_view import ChannelView
 from coder_tui.ui.widgets.run_status import RunStatusLine
@@ -108,18 +113,26 @@ class PanesScreen(Screen[None]):
         Binding("g", "app.answer_gate(True)", "Gate: approve"),
         Binding("G", "app.answer_gate(False)", "Gate: reject"),
         Binding("x", "app.cancel_run", "Cancel run"),
+        Binding("t", "pick_template", "Templates"),
         Binding("q", "quit_app", "Quit"),
     ]
+
+    # Closing a popup (picker, palette) returns to where the user was: in navigation, nothing
+    # gets focus (Textual would otherwise put it into the first pane).
+    AUTO_FOCUS = ""
 
     DEFAULT_CSS = """
     PanesScreen { layout: vertical; }
     #panes { height: 1fr; grid-gutter: 0; }
     """
 
-    def __init__(self, entries: Sequence[PaneEntry], *, channel: bool) -> None:
+    def __init__(
+        self, entries: Sequence[PaneEntry], *, channel: bool, focus_first: bool = True
+    ) -> None:
         super().__init__()
         self.entries = list(entries)
         self.with_channel = channel
+        self.focus_first = focus_first  # a workflow starts in navigation: its keys work at once
         self.selected = 0
         self._early_messages: list[ChannelMessage] = []  # posted before the widgets mounted
 
@@ -161,8 +174,10 @@ class PanesScreen(Screen[None]):
         return None
 
     def on_mount(self) -> None:
-        if self.panes:
+        if self.panes and self.focus_first:
             self.panes[0].focus()
+        else:
+            self._mark_selected()
         channel = self._channel()
         for message in self._early_messages:
             if channel is not None:
@@ -293,6 +308,23 @@ class PanesScreen(Screen[None]):
         if isinstance(app, CoderTuiApp):
             await app.restart_agent(self.selected)
 
+    def action_pick_template(self, name: str = "") -> None:
+        """Choose a template and its inputs; the app runs it over the launched agents."""
+        app = self.app
+        if not isinstance(app, CoderTuiApp):
+            return
+        if app.run_in_progress:
+            self.notify("a workflow is already running: cancel it (x) first", severity="warning")
+            return
+        try:
+            templates = load_templates(paths.project_dir(app.cwd))
+        except ConfigError as exc:
+            self.notify(f"broken template file:\n{exc}", severity="error", timeout=15)
+            return
+        agents = {agent.name: agent.profile.name for agent in app.agents}
+        picker = TemplatePicker(templates, agents, selected=name or None)
+        app.push_screen(picker, app.start_picked)
+
 
 _NAV_ACTIONS = {
     "select",
@@ -304,6 +336,7 @@ _NAV_ACTIONS = {
     "restart",
     "quit_app",
     "focus_channel",
+    "pick_template",
 }
 _RUN_ACTIONS = {"toggle_pause", "step_once", "answer_gate", "cancel_run"}
 
@@ -312,6 +345,7 @@ class CoderTuiApp(App[None]):
     """Panes for commands and agents, with the agents' status and a channel."""
 
     TITLE = "coder-tui"
+    COMMANDS = App.COMMANDS | {CoderTuiCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(LEAVE_PANE_KEY, "leave_pane", "Leave pane", key_display="^]", priority=True),
         Binding("ctrl+q", "quit", "Quit", key_display="^q", priority=True, show=False),
@@ -375,14 +409,52 @@ class CoderTuiApp(App[None]):
             self.entries.append(self._agent_entry(request))
         for note in self.launch_notes:
             self.notify(note, timeout=10)
-        screen = PanesScreen(self.entries, channel=bool(self.agent_requests))
+        screen = PanesScreen(
+            self.entries, channel=bool(self.agent_requests), focus_first=self.workflow is None
+        )
         self.push_screen(screen)
-        if self.channel is not None:
-            for message in self.channel.messages:  # a resumed run shows what was said
-                screen.show_channel_message(message)
-            self.channel.subscribe(self._forward_channel_message)
         if self.workflow is not None:
-            self._spawn(self._run_workflow())
+            self.start_workflow(*self.workflow)
+        elif self.channel is not None:
+            self._follow_channel(self.channel)
+
+    def _follow_channel(self, channel: Channel) -> None:
+        """Show what ``channel`` holds (a resumed run's messages) and what is posted to it."""
+        self.channel = channel
+        screen = next(s for s in reversed(self.screen_stack) if isinstance(s, PanesScreen))
+        for message in channel.messages:
+            screen.show_channel_message(message)
+        channel.subscribe(self._forward_channel_message)
+
+    def start_workflow(self, template: Template, store: RunStore, resume: bool = False) -> None:
+        """Run ``template`` over the launched agents, recorded in ``store``."""
+        self.workflow = (template, store, resume)
+        self._follow_channel(store.channel)
+        self._spawn(self._run_workflow())
+
+    @property
+    def run_in_progress(self) -> bool:
+        operator = self.operator
+        return operator is not None and operator.state.status in (
+            RunStatus.RUNNING,
+            RunStatus.PAUSED,
+        )
+
+    def start_picked(self, result: PickResult | None) -> None:
+        """The template picker's answer: start a new run of it (a new run folder)."""
+        if result is None:
+            return
+        if self.run_in_progress:
+            self.notify("a workflow is already running", severity="warning")
+            return
+        requests = [AgentRequest(a.name, a.profile.name, a.policy) for a in self.agents]
+        state = new_state(result.template, result.inputs, self.cwd, requests)
+        try:
+            store = RunStore.create(paths.runs_dir(), state)
+        except OSError as exc:
+            self.notify(f"cannot create the run folder: {exc}", severity="error")
+            return
+        self.start_workflow(result.template, store)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)

@@ -8,18 +8,24 @@ template chosen.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
 from textual.dom import DOMNode
+from textual.markup import escape
+from textual.screen import Screen
+from textual.style import Style
 
 from coder_tui import paths
 from coder_tui.core.templates import Template, load_templates
 from coder_tui.core.yamlfile import ConfigError
-from coder_tui.ui.screens.template_picker import TemplatePicker, template_order
+from coder_tui.ui.screens.template_picker import TemplatePicker, template_order, unwrap
 
 TEMPLATE_PREFIX = "Run template: "
 _SKIPPED_ACTIONS = {"command_palette", "app.command_palette"}
@@ -50,12 +56,12 @@ class ActionCommand:
 class CoderTuiCommands(Provider):
     """Key actions and workflow templates, for ``CoderTuiApp.COMMANDS``."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, screen: Screen[Any], match_style: Style | None = None) -> None:
+        super().__init__(screen, match_style)
         self._templates: list[Template] = []
 
     async def startup(self) -> None:
-        if isinstance(self.screen, TemplateHost | TemplatePicker):
+        if isinstance(self.screen, (TemplateHost, TemplatePicker)):
             cwd = getattr(self.app, "cwd", None)
             try:
                 templates = load_templates(
@@ -90,7 +96,7 @@ class CoderTuiCommands(Provider):
                 command.keys.append(display)
         return list(commands.values())
 
-    def _run_action(self, command: ActionCommand) -> partial[object]:
+    def _run_action(self, command: ActionCommand) -> Callable[[], Awaitable[bool]]:
         return partial(self.app.run_action, command.action, command.namespace)
 
     def _open_template(self, template: Template) -> None:
@@ -104,22 +110,27 @@ class CoderTuiCommands(Provider):
 
     @staticmethod
     def _template_help(template: Template) -> str:
-        first_line = template.description.strip().splitlines()[:1]
-        return f"{template.name} · {template.category}" + (
-            f" — {first_line[0]}" if first_line else ""
+        """Name, category and the description's first sentence."""
+        description = unwrap(template.description).split("\n", 1)[0]
+        sentence = re.split(r"(?<=[.!?])\s", description, maxsplit=1)[0]
+        return escape(
+            f"{template.name} · {template.category}" + (f" — {sentence}" if sentence else "")
         )
 
     async def discover(self) -> Hits:
         for command in self.action_commands():
             yield DiscoveryHit(
-                command.text,
+                Content(command.text),
                 self._run_action(command),
-                help=command.tooltip or None,
+                text=command.text,
+                help=escape(command.tooltip) or None,
             )
         for template in self._templates:
+            text = TEMPLATE_PREFIX + (template.title or template.name)
             yield DiscoveryHit(
-                TEMPLATE_PREFIX + (template.title or template.name),
+                Content(text),
                 partial(self._open_template, template),
+                text=text,
                 help=self._template_help(template),
             )
 
@@ -133,7 +144,7 @@ class CoderTuiCommands(Provider):
                     matcher.highlight(command.text),
                     self._run_action(command),
                     text=command.text,
-                    help=command.tooltip or None,
+                    help=escape(command.tooltip) or None,
                 )
         for template in self._templates:
             text = TEMPLATE_PREFIX + (template.title or template.name)

@@ -277,6 +277,24 @@ async def test_screen_only_reply_is_exact_once_the_scrollback_is_full(tmp_path: 
         await agent.stop()
 
 
+async def test_screen_only_reply_to_a_repeated_prompt_is_exact(tmp_path: Path) -> None:
+    agent, events = await ds.start_agent(
+        tmp_path,
+        hooks=False,
+        quiescence=QUIESCENCE,
+        reply_delay=REPLY_DELAY,
+        chunk_delay=CHUNK_DELAY,
+    )
+    try:
+        replies = []
+        for index in range(5):
+            await agent.deliver("status?")
+            replies.append((await next_turn(events, index)).reply)
+        assert replies == ["echo: status?"] * 5
+    finally:
+        await agent.stop()
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="BUG fake agent tui.char_width: a regional-indicator flag counts 2 cells there and 4 "

@@ -564,7 +564,9 @@ def _turn_start(before: list[str], after: list[str]) -> int:
     anchor = [line for line in before if line.strip()][-ANCHOR_LINES:]
     if not anchor:
         return 0
-    for end in range(len(after), 0, -1):
+    # The anchor can only have moved up (history trimmed from the top), never down: search
+    # from its old place upwards, so a turn whose own output repeats it is not mistaken for it.
+    for end in range(min(len(after), len(before)), 0, -1):
         window = [line for line in after[:end] if line.strip()][-len(anchor) :]
         if window == anchor and after[end - 1].strip():
             return end

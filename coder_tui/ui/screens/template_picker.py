@@ -8,6 +8,7 @@ open.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
@@ -58,9 +59,7 @@ def fill_roles(template: Template, agents: Mapping[str, str]) -> dict[str, str |
         if fillable
         else {}
     )
-    return {
-        role: role if role in available else by_preference.get(role) for role in template.roles
-    }
+    return {role: role if role in available else by_preference.get(role) for role in template.roles}
 
 
 def matches(template: Template, query: str) -> bool:
@@ -69,6 +68,12 @@ def matches(template: Template, query: str) -> bool:
         (template.name, template.title, str(template.category), template.description)
     ).casefold()
     return all(word in haystack for word in query.casefold().split())
+
+
+def unwrap(text: str) -> str:
+    """Paragraphs of ``text`` each on one line (YAML block text is wrapped by hand)."""
+    paragraphs = re.split(r"\n\s*\n", text.strip())
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
 
 def template_order(template: Template) -> tuple[int, str, str]:
@@ -107,11 +112,14 @@ class TemplatePicker(ModalScreen[PickResult | None]):
         text-style: bold;
     }
     TemplatePicker #picker-side { width: 3fr; height: 1fr; padding: 0 0 0 1; }
+    TemplatePicker #picker-details-scroll { height: 1fr; }
     TemplatePicker #picker-details { height: auto; }
     TemplatePicker .picker-heading { margin-top: 1; color: $accent; text-style: bold; }
     TemplatePicker #picker-forms { height: auto; }
     TemplatePicker .picker-form { height: auto; }
-    TemplatePicker .picker-label { margin-top: 1; }
+    TemplatePicker .picker-field { height: auto; }
+    TemplatePicker .picker-label { width: 18; padding: 1 1 0 0; }
+    TemplatePicker .picker-field Input { width: 1fr; }
     TemplatePicker .picker-none { color: $text-muted; }
     TemplatePicker #picker-error { color: $error; height: auto; margin-top: 1; }
     TemplatePicker #picker-buttons { height: auto; margin-top: 1; }
@@ -146,32 +154,33 @@ class TemplatePicker(ModalScreen[PickResult | None]):
             )
             with Horizontal(id="picker-body"):
                 yield OptionList(id="picker-list")
-                with VerticalScroll(id="picker-side"):
-                    yield Static(id="picker-details")
+                with Vertical(id="picker-side"):
+                    with VerticalScroll(id="picker-details-scroll"):
+                        yield Static(id="picker-details")
                     yield Static("Inputs", classes="picker-heading")
                     with ContentSwitcher(id="picker-forms"):
                         for template in self.templates:
                             yield self._form(template)
-                    yield Static(id="picker-error")
+                    yield Static(id="picker-error", markup=False)
                     with Horizontal(id="picker-buttons"):
                         yield Button("Start", variant="primary", id="picker-start")
                         yield Button("Cancel", id="picker-cancel")
         yield Footer()
 
     def _form(self, template: Template) -> Vertical:
-        fields: list[Static | Input] = []
+        fields: list[Horizontal | Static] = []
         for spec in template.inputs:
             label = Content.assemble(
                 (spec.name, "bold"), (" *", "bold $error") if spec.required else ""
             )
-            fields.append(Static(label, classes="picker-label"))
+            field = Input(
+                value=spec.default or "",
+                placeholder=spec.description,
+                name=spec.name,
+                tooltip=spec.description or None,
+            )
             fields.append(
-                Input(
-                    value=spec.default or "",
-                    placeholder=spec.description,
-                    name=spec.name,
-                    tooltip=spec.description or None,
-                )
+                Horizontal(Static(label, classes="picker-label"), field, classes="picker-field")
             )
         if not fields:
             fields.append(Static("This template takes no inputs.", classes="picker-none"))
@@ -196,8 +205,8 @@ class TemplatePicker(ModalScreen[PickResult | None]):
         for template in self._shown:
             if template.category != category:
                 category = template.category
-                options.append(Option(str(category).upper(), disabled=True))
-            options.append(Option(template.title or template.name, id=template.name))
+                options.append(Option(Content(str(category).upper()), disabled=True))
+            options.append(Option(Content(template.title or template.name), id=template.name))
         option_list.clear_options()
         option_list.add_options(options)
         names = [t.name for t in self._shown]
@@ -207,6 +216,21 @@ class TemplatePicker(ModalScreen[PickResult | None]):
         else:
             option_list.highlighted = option_list.get_option_index(target)
             self._show_template(self._template(target))
+
+    def select(self, name: str) -> None:
+        """Highlight template ``name`` (clearing a filter that hides it) and focus its form."""
+        if self._template(name) is None:
+            return
+        filter_input = self.query_one("#picker-filter", Input)
+        if all(t.name != name for t in self._shown):
+            with self.prevent(Input.Changed):
+                filter_input.value = ""
+            self._show_list("", keep=name)
+        else:
+            option_list = self.query_one("#picker-list", OptionList)
+            option_list.highlighted = option_list.get_option_index(name)
+            self._show_template(self._template(name))
+        self._focus_form()
 
     def _template(self, name: str) -> Template | None:
         return next((t for t in self.templates if t.name == name), None)
@@ -243,7 +267,7 @@ class TemplatePicker(ModalScreen[PickResult | None]):
 
     def _show_template(self, template: Template | None) -> None:
         self.current = template
-        self.query_one("#picker-error", Static).update("")
+        self._say("")
         details = self.query_one("#picker-details", Static)
         forms = self.query_one("#picker-forms", ContentSwitcher)
         if template is None:
@@ -253,6 +277,12 @@ class TemplatePicker(ModalScreen[PickResult | None]):
         details.update(self._details(template))
         forms.current = _form_id(template)
 
+    def _say(self, problems: str) -> None:
+        """Show what keeps the run from starting (nothing: hide the line)."""
+        error = self.query_one("#picker-error", Static)
+        error.update(problems)
+        error.display = bool(problems)
+
     def _details(self, template: Template) -> Content:
         parts: list[Content | str | tuple[str, str]] = [
             (template.title or template.name, "bold"),
@@ -260,7 +290,7 @@ class TemplatePicker(ModalScreen[PickResult | None]):
             (f"{template.name} · {template.category}", "$text-muted"),
         ]
         if template.description.strip():
-            parts += ["\n\n", template.description.strip()]
+            parts += ["\n\n", unwrap(template.description)]
         parts += ["\n\n", ("Roles", "bold $accent")]
         fills = self.fills[template.name]
         for role, spec in template.roles.items():
@@ -316,9 +346,8 @@ class TemplatePicker(ModalScreen[PickResult | None]):
     def action_start(self) -> None:
         """Check the choice; dismiss with it, or say inline what is missing."""
         template = self.current
-        error = self.query_one("#picker-error", Static)
         if template is None:
-            error.update("Choose a template first.")
+            self._say("Choose a template first.")
             return
         problems: list[str] = []
         unfilled = [role for role, agent in self.fills[template.name].items() if agent is None]
@@ -348,9 +377,9 @@ class TemplatePicker(ModalScreen[PickResult | None]):
                     missing.append(field)
             values[spec.name] = value
         if problems:
-            error.update("\n".join(problems))
+            self._say("\n".join(problems))
             if missing:
                 missing[0].focus()
             return
-        error.update("")
+        self._say("")
         self.dismiss(PickResult(template, values))
