@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from coder_tui.core.templates import (
 log = logging.getLogger(__name__)
 
 END, FAIL = "end", "fail"
+_REPLY_REFERENCE = re.compile(r"steps\.([a-z][a-z0-9_]*)\.reply")
 
 
 def assign_roles(template: Template, agents: dict[str, str]) -> dict[str, str]:
@@ -367,7 +369,7 @@ class Operator:
             return StepOutcome(
                 recorded.text, extract_outputs(spec.outputs, recorded.text), recorded.author
             )
-        agent = self._agent_for(role)
+        agent = self._not_own_reply(self._agent_for(role), role, prompt_text, key)
         tried: set[str] = set()
         attempt = 0
         retries_left = spec.retries
@@ -424,6 +426,35 @@ class Operator:
             return StepOutcome(
                 message.text, extract_outputs(spec.outputs, message.text), agent.name
             )
+
+    def _not_own_reply(self, agent: Agent, role: str, prompt_text: str, key: str) -> Agent:
+        """An agent must not be handed a prompt that quotes its own reply (it would review its
+        own work or talk to itself) unless the template allows it: another agent for the role
+        takes the step, or the run stops saying how to fix it."""
+        if self.template.allow_self_review:
+            return agent
+        quoted = set(_REPLY_REFERENCE.findall(prompt_text))
+        own = sorted(
+            step_id
+            for step_id in quoted
+            if (result := self.state.step_results.get(step_id)) and result.agent == agent.name
+        )
+        if not own:
+            return agent
+        authors = {a for step_id in quoted if (a := self._author(step_id)) is not None}
+        other = self._fallback_agent(role, {agent.name} | authors)
+        if other is None:
+            raise RunFailed(
+                f"step {key} would send {agent.name} its own reply ({', '.join(own)}): launch "
+                f"another agent for the role {role!r}, or set allow_self_review: true in the "
+                "template"
+            )
+        self._note(f"{key}: {other} takes it, not {agent.name} (it wrote {', '.join(own)})")
+        return self.agents[other]
+
+    def _author(self, step_id: str) -> str | None:
+        result = self.state.step_results.get(step_id)
+        return result.agent if result else None
 
     async def _restart(self, name: str) -> Agent:
         assert self.restart_agent is not None

@@ -466,6 +466,9 @@ class Template(_Model):
     steps: list[Step] = Field(min_length=1)
     loops: list[Loop] = Field(default_factory=list)
     limits: Limits = Limits()
+    # By default the operator never sends an agent a prompt quoting its own reply (it hands the
+    # step to another agent for the role, or stops); a template that wants self-review says so.
+    allow_self_review: bool = False
     source: Path | None = Field(default=None, exclude=True)  # set by the loader, not the file
 
     @field_validator("source", mode="before")

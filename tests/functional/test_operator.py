@@ -268,3 +268,26 @@ async def test_pause_holds_every_delivery_and_the_run_completes_after_resume(
     # The turn in flight when the pause began still finished during the pause (kept, shown).
     turn_ends = [e["at"] for e in store.events("turn_ended")]
     assert any(paused_at < at < resumed_at for at in turn_ends)
+
+
+def test_an_agent_is_never_sent_its_own_reply_unless_the_template_allows_it(
+    tmp_path: Path,
+) -> None:
+    work = project(tmp_path, delay=0.1)
+    template = work / ".coder-tui" / "templates" / "mini-review.yaml"
+    # One agent could fill both roles: the fix prompt would quote its own review.
+    template.write_text(TEMPLATE.replace("fixer: {prefer: [fix]}", "fixer: {prefer: [rev]}"))
+    args = ["run", "mini-review", "--task", "calc.py", "--agents", "solo=rev", "--headless"]
+    refused = cli(*args, cwd=work)
+    assert refused.returncode == 1
+    (run_dir,) = runs_root().iterdir()
+    outcome = json.loads((run_dir / "run.json").read_text())["outcome"]
+    assert "would send solo its own reply (review)" in outcome
+    assert "allow_self_review: true" in outcome
+    # Saying so in the template lets it through.
+    template.write_text(
+        TEMPLATE.replace("fixer: {prefer: [fix]}", "fixer: {prefer: [rev]}")
+        + "allow_self_review: true\n"
+    )
+    allowed = cli(*args, "--policy", "solo=approve-edits", cwd=work)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
