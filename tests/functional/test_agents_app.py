@@ -167,3 +167,31 @@ async def test_missing_cli_shows_install_hint_and_others_run(
 
 def channel_text(channel: ChannelView) -> str:
     return channel.text()
+
+
+async def test_channel_formats_code_blocks_and_folds_long_replies(
+    tmp_path: Path, scripted_profile: None
+) -> None:
+    from coder_tui.core.channel import MessageKind
+    from coder_tui.ui.widgets.channel_view import FOLD_LINES, MessageView
+
+    app = make_app(tmp_path, "solo=scripted")
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert app.channel is not None
+        code = "Here is the fix:\n```python\ndef divide(a, b):\n    return a / b\n```"
+        app.channel.post("solo", code, kind=MessageKind.REPLY)
+        long_text = "\n".join(f"line {n}" for n in range(FOLD_LINES + 5))
+        app.channel.post("solo", long_text, kind=MessageKind.REPLY)
+        await wait_for(lambda: len(app.screen.query(MessageView)) >= 2)
+        await pilot.pause()
+        code_view, long_view = list(app.screen.query(MessageView))[-2:]
+        body = code_view.query_one(".body")
+        assert type(body.render()).__name__ != "Content"  # rendered as markdown with syntax
+        lines = [body.render_line(y).text for y in range(body.size.height)]
+        assert any("def divide(a, b):" in line for line in lines)
+        assert not any("```" in line for line in lines)  # fences are not shown as text
+        assert "5 more lines (enter to expand)" in long_view.render_text()
+        assert f"line {FOLD_LINES + 4}" not in long_view.render_text()
+        long_view.focus()
+        await pilot.press("enter")
+        assert f"line {FOLD_LINES + 4}" in long_view.render_text()

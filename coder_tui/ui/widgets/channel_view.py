@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from rich.markdown import Markdown
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,15 +22,17 @@ FIXED_STYLES = {"user": "bold $text", "operator": "italic $text-muted", "system"
 FOLD_LINES = 8
 
 
-class MessageView(Static, can_focus=True):
-    """One channel message; a long one is folded until expanded (enter or click)."""
+class MessageView(Vertical, can_focus=True):
+    """One channel message: a header (time, author, target, step) and its text. Fenced code
+    blocks are shown highlighted; a long message is folded until expanded (enter or click)."""
 
     BINDINGS = [Binding("enter,space", "toggle_fold", "Expand / fold", show=False)]
 
     DEFAULT_CSS = """
-    MessageView { padding: 0 0; }
+    MessageView { height: auto; padding: 0 0; }
     MessageView:focus { background: $boost; }
     MessageView.-prompt { color: $text-muted; }
+    MessageView > .body { height: auto; }
     """
 
     def __init__(self, message: ChannelMessage, author_style: str) -> None:
@@ -38,13 +41,16 @@ class MessageView(Static, can_focus=True):
         self.author_style = author_style
         self.expanded = False
         self.set_class(message.kind is MessageKind.PROMPT, "-prompt")
-        self.update(self._content())
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._header(), classes="header")
+        yield Static(self._body(), classes="body")
 
     @property
     def foldable(self) -> bool:
         return self.message.text.count("\n") + 1 > FOLD_LINES
 
-    def _content(self) -> Content:
+    def _header(self) -> Content:
         message = self.message
         head: list[str | tuple[str, str]] = [
             (time.strftime("%H:%M:%S ", time.localtime(message.at)), "dim"),
@@ -55,23 +61,35 @@ class MessageView(Static, can_focus=True):
         if message.step:
             where = f" [{message.step}" + (f" #{message.round}" if message.round else "") + "]"
             head.append((where, "dim"))
-        text = message.text
+        return Content.assemble(*head)
+
+    def _body(self) -> Content | Markdown:
+        text = self.message.text
+        hidden = 0
         if self.foldable and not self.expanded:
             lines = text.split("\n")
             text = "\n".join(lines[:FOLD_LINES])
             hidden = len(lines) - FOLD_LINES
-            return Content.assemble(
-                *head, "\n", text, (f"\n… {hidden} more lines (enter to expand)", "dim italic")
+            if text.count("```") % 2:
+                text += "\n```"  # close a code block cut by the fold
+        fold_note = f"\n… {hidden} more lines (enter to expand)" if hidden else ""
+        if "```" in text and self.message.kind is not MessageKind.PROMPT:
+            return Markdown(
+                text + (f"\n\n*{fold_note.strip()}*" if hidden else ""), code_theme="monokai"
             )
-        return Content.assemble(*head, "\n", text)
+        return Content.assemble(text, (fold_note, "dim italic"))
 
     def action_toggle_fold(self) -> None:
         if self.foldable:
             self.expanded = not self.expanded
-            self.update(self._content())
+            self.query_one(".body", Static).update(self._body())
 
     def on_click(self, event: events.Click) -> None:
         self.action_toggle_fold()
+
+    def render_text(self) -> str:
+        """The message as plain text (for tests and copy)."""
+        return "\n".join(str(s.render()) for s in self.query(Static))
 
 
 class ChannelView(Vertical):
@@ -135,4 +153,4 @@ class ChannelView(Vertical):
 
     def text(self) -> str:
         """Everything shown, as plain text (for tests and copy)."""
-        return "\n".join(str(view.render()) for view in self.query(MessageView))
+        return "\n".join(view.render_text() for view in self.query(MessageView))
