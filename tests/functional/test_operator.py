@@ -291,3 +291,69 @@ def test_an_agent_is_never_sent_its_own_reply_unless_the_template_allows_it(
     )
     allowed = cli(*args, "--policy", "solo=approve-edits", cwd=work)
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+
+
+async def test_resume_in_the_tui_after_kill_9_finishes_the_run(tmp_path: Path) -> None:
+    """`coder-tui resume RUN` without --headless: the app relaunches the agents on their
+    sessions and the operator continues the step in flight."""
+    import asyncio
+
+    from coder_tui.commands import _profiles, _templates
+    from coder_tui.core.agents.events import ApprovalPolicy
+    from coder_tui.core.agents.team import AgentRequest
+    from coder_tui.core.runs import RunStatus, RunStore
+    from coder_tui.ui.app import CoderTuiApp
+    from tests.conftest import wait_for
+
+    os.environ["FAKE_AGENT_STATE_DIR"] = str(tmp_path / "fake-state")
+    work = project(tmp_path, delay=1.0)
+    run_dir = await asyncio.to_thread(killed_after_first_delivery, work)
+    store = RunStore.open(run_dir)
+    assert store.status is RunStatus.CRASHED
+    store.claim()
+    project_dir = work / ".coder-tui"
+    template = _templates(project_dir)["mini-review"]
+    requests = [
+        AgentRequest(name, record.profile, ApprovalPolicy(record.policy))
+        for name, record in store.state.agents.items()
+    ]
+    app = CoderTuiApp(
+        agents=requests,
+        profiles=_profiles(project_dir),
+        run_dir=store.run_dir,
+        cwd=work,
+        workflow=(template, store, True),
+    )
+    async with app.run_test(size=(160, 45)):
+        await wait_for(lambda: store.state.status is RunStatus.SUCCEEDED, 60)
+        resumed = {a.name: a.spec.argv for a in app.agents}
+        assert all("--resume" in argv for argv in resumed.values())
+    messages = channel_of(run_dir)
+    keys = [m["key"] for m in messages if m["key"]]
+    assert len(keys) == len(set(keys))
+    replies = [(m["step"], m["round"]) for m in messages if m["kind"] == "reply"]
+    assert replies == [("review", 1), ("fix", 1), ("review", 2)]
+
+
+def killed_after_first_delivery(work: Path) -> Path:
+    """Start a headless run, kill -9 its process group once a prompt was delivered."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "coder_tui", *RUN_ARGS],
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+    def delivered() -> bool:
+        events = list(runs_root().glob("*/events.jsonl")) if runs_root().exists() else []
+        return bool(events) and '"delivered"' in events[0].read_text()
+
+    deadline = time.monotonic() + 30
+    while not delivered():
+        assert time.monotonic() < deadline, "the run never delivered a prompt"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (run_dir,) = runs_root().iterdir()
+    return run_dir
