@@ -16,6 +16,7 @@ from coder_tui.ui.widgets.agent_status import StatusBar
 from coder_tui.ui.widgets.channel_view import ChannelView
 from coder_tui.ui.widgets.terminal_pane import TerminalPane
 from tests.conftest import wait_for
+from tests.fake_profiles import write_fake_profile
 
 SCRIPT = """\
 rules:
@@ -35,23 +36,7 @@ def scripted_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_AGENT_STATE_DIR", str(tmp_path / "fake-state"))
     script = tmp_path / "script.yaml"
     script.write_text(SCRIPT)
-    agents = paths.config_dir() / "agents"
-    agents.mkdir(parents=True)
-    (agents / "scripted.yaml").write_text(
-        "name: scripted\n"
-        'command: ["{python}", "-m", "coder_tui.fake_agent"]\n'
-        f'args: ["--name", "{{agent}}", "--script", "{script}"]\n'
-        "hooks: fake\n"
-        "screen:\n"
-        "  busy: ['esc to interrupt']\n"
-        "  idle: ['\\? for shortcuts']\n"
-        "  approval: ['Do you want to create ']\n"
-        "  approval_edit: ['Do you want to create ']\n"
-        "  input_box: '^╭─{8,}'\n"
-        "  quiescence: 0.5\n"
-        "approval_keys: {approve: '1', approve_always: null, deny: \"\\e\"}\n"
-        "paste_enter_delay: 0.05\n"
-    )
+    write_fake_profile(paths.config_dir() / "agents", "scripted", script)
 
 
 def make_app(

@@ -21,6 +21,7 @@ from coder_tui.core.runs import RunStatus
 from coder_tui.ui.app import CoderTuiApp, PanesScreen
 from coder_tui.ui.screens.template_picker import UNFILLABLE, TemplatePicker
 from tests.conftest import wait_for
+from tests.fake_profiles import write_fake_profile
 
 SCRIPT = """\
 rules:
@@ -68,15 +69,7 @@ def scripted_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_AGENT_STATE_DIR", str(tmp_path / "fake-state"))
     script = tmp_path / "script.yaml"
     script.write_text(SCRIPT)
-    agents = paths.config_dir() / "agents"
-    agents.mkdir(parents=True)
-    (agents / "scripted.yaml").write_text(
-        "name: scripted\n"
-        'command: ["{python}", "-m", "coder_tui.fake_agent"]\n'
-        f'args: ["--name", "{{agent}}", "--script", "{script}"]\n'
-        "hooks: fake\n"
-        "paste_enter_delay: 0.05\n"
-    )
+    write_fake_profile(paths.config_dir() / "agents", "scripted", script)
     templates = paths.config_dir() / "templates"
     templates.mkdir(parents=True)
     (templates / "echo-pair.yaml").write_text(TEMPLATE)
