@@ -10,7 +10,6 @@ modes (application cursor keys, kitty keyboard flags, ...).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from coder_tui.core.emulator import MOD_ALT, MOD_CTRL, MOD_SHIFT, MOD_SUPER
 
@@ -98,12 +97,6 @@ def _legacy_control(base: str, mods: int, character: str | None) -> bytes:
         return bytes([ord(base.upper()) & 0x1F])
     code = _CONTROL_BYTES.get(base)
     return b"" if code is None else bytes([code])
-
-
-class KeyEncoder(Protocol):
-    """What a screen offers to turn a keystroke into bytes (core.emulator.Screen)."""
-
-    def encode_keystroke(self, stroke: KeyStroke) -> bytes: ...
 
 
 def parse_key(name: str, character: str | None = None) -> KeyStroke:

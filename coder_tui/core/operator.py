@@ -28,8 +28,8 @@ from coder_tui.core.templates import (
     LoopTracker,
     Step,
     Template,
+    TemplateError,
     Turn,
-    eval_condition,
     extract_outputs,
     render_prompt,
     resolve_roles,
@@ -314,14 +314,10 @@ class Operator:
 
     def _choose_next(self, step: Step, outcome: StepOutcome) -> str:
         context = self._context(outputs=outcome.outputs, **outcome.extra)
-        if not step.next:
-            ids = [s.id for s in self.template.steps]
-            index = ids.index(step.id)
-            return ids[index + 1] if index + 1 < len(ids) else END
-        for rule in step.next:
-            if rule.when is None or eval_condition(rule.when, context):
-                return rule.goto
-        raise RunFailed(f"step {step.id}: no `next` rule matched and none is unconditional")
+        try:
+            return self.template.next_step_id(step.id, context)
+        except TemplateError as exc:
+            raise RunFailed(str(exc)) from None
 
     # --- a prompt to one agent --------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from coder_tui.core.emulator import MOD_ALT, MOD_CTRL, MOD_SHIFT, MOD_SUPER, Screen
-from coder_tui.core.keys import KeyEncoder, KeyStroke, parse_key
+from coder_tui.core.keys import KeyStroke, parse_key
 
 ESC = b"\x1b"
 
@@ -66,7 +66,7 @@ def test_parse_key_never_keeps_control_characters_as_text() -> None:
 
 
 def test_screen_is_a_key_encoder(screen: Screen) -> None:
-    encoder: KeyEncoder = screen
+    encoder = screen
     assert encoder.encode_keystroke(KeyStroke("ENTER")) == b"\r"
 
 

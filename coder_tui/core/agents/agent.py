@@ -177,7 +177,14 @@ class Agent:
             self._watch_task = asyncio.create_task(self._watch_events(), name=f"{self.name}-hooks")
 
     async def stop(self, grace: float = 1.0) -> None:
+        """Ask the CLI to quit its own way first (so it can save its session for a later
+        resume), then end its whole process group."""
         self._stop.set()
+        if self.session.running and self.profile.exit_keys:
+            self.session.write(self.profile.exit_keys.encode())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    await self.session.wait()
         await self.session.close(grace)
         for task in (self._watch_task, self._screen_task):
             if task is not None:
