@@ -196,7 +196,7 @@ def test_kill_9_then_resume_finishes_with_every_message_once(tmp_path: Path, tri
     (run_dir,) = runs_root().iterdir()
     state = json.loads((run_dir / "run.json").read_text())
     if state["status"] == "succeeded":
-        pytest.skip("the run finished before the kill; covered by the other trials")
+        pytest.skip(reason="the run finished before the kill; covered by the other trials")
     done = cli("resume", run_dir.name, "--headless", cwd=work, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     messages = channel_of(run_dir)
