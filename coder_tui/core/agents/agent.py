@@ -148,8 +148,8 @@ class Agent:
         """Answer a permission prompt by the agent's explicit policy, or leave it to the user."""
         if self.policy is ApprovalPolicy.ASK:
             return
-        prompt = "\n".join(self.screen_lines())
-        is_edit = self._rules.find(self._rules.approval_edit, prompt.split("\n")) is not None
+        region = self._rules.approval_region(self.screen_lines())
+        is_edit = self._rules.find(self._rules.approval_edit, region) is not None
         if self.policy is ApprovalPolicy.APPROVE_ALL or is_edit:
             self.approve(by=str(self.policy))
 
