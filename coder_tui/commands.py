@@ -462,6 +462,15 @@ def demo_main(argv: Sequence[str]) -> int:
 
 
 def _demo(work: Path, *, headless: bool) -> int:
+    try:
+        template, inputs, requests, profiles, project = prepare_demo(work)
+    except UsageError as exc:
+        return fail(str(exc))
+    return start_run(template, inputs, requests, profiles, project, headless=headless)
+
+
+def prepare_demo(work: Path):  # type: ignore[no-untyped-def]
+    """The demo's sample project, scripted agent profiles and Review-Fix run request."""
     project = work / "sample"
     project.mkdir()
     (project / "calc.py").write_text(DEMO_CALC)
@@ -484,11 +493,8 @@ def _demo(work: Path, *, headless: bool) -> int:
             }
         )
         (agents_dir / f"demo-{role}.yaml").write_text(profile.model_dump_json(indent=2))
-    try:
-        templates = _templates(paths.project_dir(project))
-        profiles = _profiles(paths.project_dir(project))
-    except UsageError as exc:
-        return fail(str(exc))
+    templates = _templates(paths.project_dir(project))
+    profiles = _profiles(paths.project_dir(project))
     template = templates["review-fix"]
     names = list(template.roles)
     requests = [
@@ -503,4 +509,4 @@ def _demo(work: Path, *, headless: bool) -> int:
     for spec in template.inputs:
         if spec.name not in inputs and spec.default is not None:
             inputs[spec.name] = str(spec.default)
-    return start_run(template, inputs, requests, profiles, project, headless=headless)
+    return template, inputs, requests, profiles, project

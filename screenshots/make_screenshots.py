@@ -22,10 +22,20 @@ SCRIPT = """\
 rules:
   - match: review
     delay: 1.0
-    reply: "Two problems in calc.py:\\n1. divide() does not handle b == 0\\n2. no tests\\nVERDICT: CHANGES_REQUESTED"
+    reply: |
+      Two problems in calc.py:
+      1. divide() does not handle b == 0
+      2. no tests
+      VERDICT: CHANGES_REQUESTED
   - match: fix
     delay: 0.8
-    write: {path: calc.py, content: "def divide(a, b):\\n    if b == 0:\\n        raise ZeroDivisionError('b is 0')\\n    return a / b\\n"}
+    write:
+      path: calc.py
+      content: |
+        def divide(a, b):
+            if b == 0:
+                raise ZeroDivisionError('b is 0')
+            return a / b
     reply: "Fixed divide() and added a guard for b == 0."
 default_reply: "echo: {prompt}"
 """
@@ -109,6 +119,30 @@ async def agents_screenshot() -> None:
         await app.action_quit()
 
 
+async def workflow_screenshot() -> None:
+    """The demo's Review-Fix run, caught while the fixer works on the review."""
+    from coder_tui import paths
+    from coder_tui.commands import prepare_demo
+    from coder_tui.core.runs import RunStore
+    from coder_tui.headless import new_state
+    from coder_tui.ui.app import CoderTuiApp
+
+    template, inputs, requests, profiles, project = prepare_demo(Path(tempfile.mkdtemp()))
+    store = RunStore.create(paths.runs_dir(), new_state(template, inputs, project, requests))
+    app = CoderTuiApp(
+        agents=requests,
+        profiles=profiles,
+        run_dir=store.run_dir,
+        cwd=project,
+        workflow=(template, store, False),
+    )
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_until(lambda: store.state.step_rounds.get("fix", 0) >= 1, 60)
+        await pilot.pause(1.5)
+        app.save_screenshot("workflow.svg", str(HERE))
+        await app.action_quit()
+
+
 def main() -> int:
     os.environ["CODER_TUI_HOME"] = tempfile.mkdtemp(prefix="coder-tui-shots-")
     os.environ["FAKE_AGENT_STATE_DIR"] = tempfile.mkdtemp(prefix="fake-agent-")
@@ -117,7 +151,8 @@ def main() -> int:
     prepare_textual_environment()
     asyncio.run(panes_screenshot())
     asyncio.run(agents_screenshot())
-    print(f"wrote {HERE / 'panes.svg'} and {HERE / 'agents.svg'}")
+    asyncio.run(workflow_screenshot())
+    print(f"wrote panes.svg, agents.svg and workflow.svg in {HERE}")
     return 0
 
 
