@@ -578,18 +578,21 @@ def _rows(mark: str, text: str, cols: int) -> list[str]:
     return [row.rstrip() for row in rows]
 
 
-def screen_reply_model(text: str, cols: int, *, echo_bug: bool, blank_bug: bool) -> str:
+def screen_reply_model(text: str, cols: int, *, echo: str, blank_bug: bool) -> str:
     """The reply a screen reader gets for ``text``: the echo of the prompt and the reply block
-    as the fake agent draws them, then Agent._screen_reply's steps. With both flags False only
-    what a screen cannot show is lost (trailing blanks, edge blank lines, the newlines the
-    pane-width wrap adds); ``echo_bug`` / ``blank_bug`` reproduce the two defects found:
-    the prompt echo matched row by row (a wrapped echo row stops the match) and a blank line
-    ending the hanging-indent removal."""
+    as the fake agent draws them, then the steps of Agent._screen_reply. With
+    ``echo="consumed"`` and ``blank_bug=False`` only what a screen cannot show is lost
+    (trailing blanks, edge blank lines, the newlines the pane-width wrap adds). The other
+    settings reproduce the defects found: ``echo="row-match"`` the echo matched row by row (a
+    wrapped echo row stops the match), ``echo="kept"`` the echo not recognised at all, and
+    ``blank_bug`` a blank line ending the hanging-indent removal."""
     prompt = expected_prompt(text)
-    echo = _rows("> ", prompt, cols)
-    added = [*echo, "", *_rows("⏺ ", REPLY_PREFIX + prompt, cols)]
+    echo_rows = _rows("> ", prompt, cols)
+    added = [*echo_rows, "", *_rows("⏺ ", REPLY_PREFIX + prompt, cols)]
     at = 0
-    if echo_bug:
+    if echo == "consumed":
+        at = len(echo_rows)
+    elif echo == "row-match":
         while at < len(added) and not added[at].strip():
             at += 1
         for index, line in enumerate(prompt.split("\n")):
@@ -599,8 +602,6 @@ def screen_reply_model(text: str, cols: int, *, echo_bug: bool, blank_bug: bool)
             if shown != line.strip():
                 break
             at += 1
-    else:
-        at = len(echo)
     body: list[str] = []
     indent = ""
     for line in added[at:]:
@@ -620,12 +621,13 @@ def screen_reply_model(text: str, cols: int, *, echo_bug: bool, blank_bug: bool)
 
 SCREEN_CAUSES = (
     "screen limits only (trailing blanks, edge blank lines, wide lines wrapped)",
-    "BUG blank line ends the reply's indent removal",
-    "BUG prompt wider than the pane: its echo is returned in the reply",
-    "BUG scrollback cap reached during the turn: reply = old scrollback",
+    "BUG (fixed in 859d1b4) a blank line ends the reply's indent removal",
+    "BUG (fixed in 859d1b4) prompt wider than the pane: its echo is returned in the reply",
+    "BUG prompt whose first line is blank: its echo is returned in the reply",
     "fake agent / emulator width disagreement (flag emoji in this text)",
     "stale rows after a width disagreement (flag emoji in the turn before)",
     "BUG empty reply: the turn's last lines repeat those before it (anchor found at the end)",
+    "BUG (fixed in 859d1b4) scrollback cap reached during the turn: reply = old scrollback",
     "unexplained",
 )
 
@@ -633,15 +635,17 @@ SCREEN_CAUSES = (
 def screen_cause(delivery: Delivery, cols: int, flag_before: bool) -> str:
     """Why a screen-only reply is not exact, from the models above (first that fits)."""
     text, reply = delivery.sample.text, delivery.reply
-    if reply == screen_reply_model(text, cols, echo_bug=False, blank_bug=False):
+
+    def model(echo: str, blank_bug: bool = False) -> str:
+        return screen_reply_model(text, cols, echo=echo, blank_bug=blank_bug)
+
+    if reply == model("consumed"):
         return SCREEN_CAUSES[0]
-    if reply == screen_reply_model(text, cols, echo_bug=False, blank_bug=True):
+    if reply == model("consumed", blank_bug=True):
         return SCREEN_CAUSES[1]
-    if reply in {
-        screen_reply_model(text, cols, echo_bug=True, blank_bug=blank) for blank in (False, True)
-    }:
+    if reply in {model("row-match"), model("row-match", blank_bug=True)}:
         return SCREEN_CAUSES[2]
-    if delivery.trimmed:
+    if reply in {model("kept"), model("kept", blank_bug=True)}:
         return SCREEN_CAUSES[3]
     if "flag-emoji" in delivery.sample.tags:
         return SCREEN_CAUSES[4]
@@ -649,7 +653,9 @@ def screen_cause(delivery: Delivery, cols: int, flag_before: bool) -> str:
         return SCREEN_CAUSES[5]
     if reply == "":
         return SCREEN_CAUSES[6]
-    return SCREEN_CAUSES[7]
+    if delivery.trimmed:
+        return SCREEN_CAUSES[7]
+    return SCREEN_CAUSES[8]
 
 
 @dataclass

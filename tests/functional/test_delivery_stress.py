@@ -295,6 +295,26 @@ async def test_screen_only_reply_to_a_repeated_prompt_is_exact(tmp_path: Path) -
         await agent.stop()
 
 
+@pytest.mark.parametrize("text", ["\nhello", "   \nhello\nworld"], ids=["newline", "spaces"])
+async def test_screen_only_reply_to_a_prompt_starting_with_a_blank_line_has_no_echo(
+    tmp_path: Path, text: str
+) -> None:
+    agent, events = await ds.start_agent(
+        tmp_path,
+        hooks=False,
+        quiescence=QUIESCENCE,
+        reply_delay=REPLY_DELAY,
+        chunk_delay=CHUNK_DELAY,
+    )
+    try:
+        await agent.deliver(text)
+        reply = (await next_turn(events, 0)).reply
+        # The best a screen can give: "echo: " + a blank first line is the row "echo:".
+        assert reply == "echo:\n" + text.split("\n", 1)[1], reply
+    finally:
+        await agent.stop()
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="BUG fake agent tui.char_width: a regional-indicator flag counts 2 cells there and 4 "

@@ -594,11 +594,12 @@ def _echo_length(lines: list[str], prompt: str) -> int:
     count = 0
     for index, line in enumerate(lines):
         shown = line.strip()
-        if index == 0 and shown[:1] in {">", "›", "❯"}:
+        marked = index == 0 and shown[:1] in {">", "›", "❯"}
+        if marked:
             shown = shown[1:]
         piece = "".join(shown.split())
-        if not piece and count and seen != wanted:
-            count += 1  # a blank line inside a multi-line prompt
+        if not piece and (marked or (count and seen != wanted)):
+            count += 1  # the mark alone (a blank first line), or a blank line inside the prompt
             continue
         if not piece or not wanted.startswith(seen + piece):
             break
