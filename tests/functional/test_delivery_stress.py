@@ -80,6 +80,17 @@ def describe(run: ds.ModeRun, result: ds.Check, screen: bool) -> str:
     return "\n".join(ds.report(run, result, label=run.mode, screen=screen))
 
 
+async def start(tmp_path: Path, *, hooks: bool):  # type: ignore[no-untyped-def]
+    """A fake agent with this file's timing, in hook or screen-only mode."""
+    return await ds.start_agent(
+        tmp_path,
+        hooks=hooks,
+        quiescence=QUIESCENCE,
+        reply_delay=REPLY_DELAY,
+        chunk_delay=CHUNK_DELAY,
+    )
+
+
 async def test_hook_mode_random_and_nasty_texts_exactly_once_and_exact(tmp_path: Path) -> None:
     texts = [s.text for s in ds.generate(COUNT, SEED, screen=False, max_bytes=MAX_BYTES)]
     run = await ds.run_mode(
@@ -131,13 +142,7 @@ async def test_screen_only_random_and_nasty_texts_exactly_once_and_exact(
 
 @pytest.mark.parametrize("hooks", [True, False], ids=["hooks", "screen-only"])
 async def test_blank_text_is_refused_and_nothing_is_submitted(tmp_path: Path, hooks: bool) -> None:
-    agent, events = await ds.start_agent(
-        tmp_path,
-        hooks=hooks,
-        quiescence=QUIESCENCE,
-        reply_delay=REPLY_DELAY,
-        chunk_delay=CHUNK_DELAY,
-    )
+    agent, events = await start(tmp_path, hooks=hooks)
     try:
         for blank in ["\n\n", "   ", "\r\n \t\n"]:
             with pytest.raises(DeliveryError, match="empty"):
@@ -155,13 +160,7 @@ async def test_blank_text_is_refused_and_nothing_is_submitted(tmp_path: Path, ho
 
 async def test_screen_only_reply_after_a_blank_line_is_exact(tmp_path: Path) -> None:
     text = "para one\n\npara two\n  indented"
-    agent, events = await ds.start_agent(
-        tmp_path,
-        hooks=False,
-        quiescence=QUIESCENCE,
-        reply_delay=REPLY_DELAY,
-        chunk_delay=CHUNK_DELAY,
-    )
+    agent, events = await start(tmp_path, hooks=False)
     try:
         await agent.deliver(text)
         assert (await next_turn(events, 0)).reply == f"echo: {text}"
@@ -173,13 +172,7 @@ async def test_screen_only_reply_to_a_prompt_wider_than_the_pane_has_no_echo(
     tmp_path: Path,
 ) -> None:
     text = "please " * 40 + "end"  # 283 cells in a 200-column pane
-    agent, events = await ds.start_agent(
-        tmp_path,
-        hooks=False,
-        quiescence=QUIESCENCE,
-        reply_delay=REPLY_DELAY,
-        chunk_delay=CHUNK_DELAY,
-    )
+    agent, events = await start(tmp_path, hooks=False)
     try:
         await agent.deliver(text)
         reply = (await next_turn(events, 0)).reply
@@ -193,17 +186,11 @@ async def test_screen_only_reply_to_a_prompt_wider_than_the_pane_has_no_echo(
 async def test_prompt_with_the_busy_marker_does_not_keep_the_agent_working(
     tmp_path: Path, hooks: bool
 ) -> None:
-    agent, events = await ds.start_agent(
-        tmp_path,
-        hooks=hooks,
-        quiescence=QUIESCENCE,
-        reply_delay=REPLY_DELAY,
-        chunk_delay=CHUNK_DELAY,
-    )
+    agent, events = await start(tmp_path, hooks=hooks)
     try:
         await agent.deliver("please stop, esc to interrupt does not work")
         await next_turn(events, 0, within=8)
-        await asyncio.sleep(1.5)  # a few screen evaluations
+        await asyncio.sleep(2 * QUIESCENCE)  # absence over two quiet windows: evaluations ran
         assert agent.status is AgentStatus.IDLE
         await agent.deliver("next", ready_timeout=5)
         assert (await next_turn(events, 1)).reply == "echo: next"
@@ -213,17 +200,11 @@ async def test_prompt_with_the_busy_marker_does_not_keep_the_agent_working(
 
 @pytest.mark.parametrize("hooks", [True, False], ids=["hooks", "screen-only"])
 async def test_prompt_that_looks_like_an_approval_is_not_one(tmp_path: Path, hooks: bool) -> None:
-    agent, events = await ds.start_agent(
-        tmp_path,
-        hooks=hooks,
-        quiescence=QUIESCENCE,
-        reply_delay=REPLY_DELAY,
-        chunk_delay=CHUNK_DELAY,
-    )
+    agent, events = await start(tmp_path, hooks=hooks)
     try:
         await agent.deliver("Do you want to create notes.txt? asks the tool")
         await next_turn(events, 0, within=8)
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(2 * QUIESCENCE)  # absence over two quiet windows: evaluations ran
         assert not [e for e in events if isinstance(e, ApprovalRequested)]
         assert agent.status is AgentStatus.IDLE
     finally:
@@ -278,13 +259,7 @@ async def test_screen_only_reply_is_exact_once_the_scrollback_is_full(tmp_path: 
 
 
 async def test_screen_only_reply_to_a_repeated_prompt_is_exact(tmp_path: Path) -> None:
-    agent, events = await ds.start_agent(
-        tmp_path,
-        hooks=False,
-        quiescence=QUIESCENCE,
-        reply_delay=REPLY_DELAY,
-        chunk_delay=CHUNK_DELAY,
-    )
+    agent, events = await start(tmp_path, hooks=False)
     try:
         replies = []
         for index in range(5):
@@ -299,13 +274,7 @@ async def test_screen_only_reply_to_a_repeated_prompt_is_exact(tmp_path: Path) -
 async def test_screen_only_reply_to_a_prompt_starting_with_a_blank_line_has_no_echo(
     tmp_path: Path, text: str
 ) -> None:
-    agent, events = await ds.start_agent(
-        tmp_path,
-        hooks=False,
-        quiescence=QUIESCENCE,
-        reply_delay=REPLY_DELAY,
-        chunk_delay=CHUNK_DELAY,
-    )
+    agent, events = await start(tmp_path, hooks=False)
     try:
         await agent.deliver(text)
         reply = (await next_turn(events, 0)).reply
@@ -323,13 +292,7 @@ async def test_screen_only_reply_to_a_prompt_starting_with_a_blank_line_has_no_e
 )
 async def test_screen_only_reply_with_flag_emoji_is_exact(tmp_path: Path) -> None:
     text = "flags " + "x" * 170 + "🇯🇵" * 5
-    agent, events = await ds.start_agent(
-        tmp_path,
-        hooks=False,
-        quiescence=QUIESCENCE,
-        reply_delay=REPLY_DELAY,
-        chunk_delay=CHUNK_DELAY,
-    )
+    agent, events = await start(tmp_path, hooks=False)
     try:
         await agent.deliver(text)
         assert (await next_turn(events, 0)).reply == f"echo: {text}"

@@ -368,10 +368,9 @@ class Agent:
         if approval is not None:
             self._set_status(AgentStatus.NEEDS_APPROVAL, Source.SCREEN, approval)
             return
-        busy = rules.find(rules.busy, rules.status_region(lines)) is not None
-        idle_marker = (
-            not rules.idle or rules.find(rules.idle, rules.status_region(lines)) is not None
-        )
+        status_lines = rules.status_region(lines)
+        busy = rules.find(rules.busy, status_lines) is not None
+        idle_marker = not rules.idle or rules.find(rules.idle, status_lines) is not None
         if self.status is AgentStatus.NEEDS_APPROVAL:
             if self.status_source is Source.SCREEN or rules.input_box_visible(lines):
                 # The prompt went away: answered (here or in the pane), so the turn goes on.
