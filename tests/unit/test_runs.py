@@ -248,7 +248,11 @@ def test_process_alive_on_real_processes(sleeper: subprocess.Popen[bytes]) -> No
     assert not process_alive(sleeper.pid)  # `sleep` is not coder-tui
     zombie = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        assert process_alive(zombie.pid)
+        # Seen alive once the child's start-up settles (/proc can lag the exec by an instant).
+        deadline = time.monotonic() + 5
+        while not process_alive(zombie.pid):
+            assert time.monotonic() < deadline, "a live python child was never seen alive"
+            time.sleep(0.01)
         zombie.kill()
         deadline = time.monotonic() + 5
         while Path(f"/proc/{zombie.pid}/stat").read_text().split(") ")[1][0] != "Z":
