@@ -57,7 +57,12 @@ def append_line(path: str, record: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exc:
+        # argparse exits 2 on bad arguments, and exit code 2 means "block" to Claude Code and
+        # Codex (the user's prompt or tool call would be refused): report a plain failure.
+        return 0 if exc.code in (0, None) else 1
     payload, error = read_payload(args)
     record: dict[str, Any] = {
         "ts": time.time(),

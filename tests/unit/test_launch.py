@@ -4,14 +4,22 @@ touched except Claude Code's folder trust (minimal merge, backup, note)."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from coder_tui.core.agents.launch import GEMINI_SYSTEM_SETTINGS_ENV, prepare_launch
+from coder_tui.core.agents.launch import (
+    CODEX_HOOK_EVENTS,
+    GEMINI_HOME_ENV,
+    GEMINI_TRUST_ENV,
+    codex_hook_trust_hash,
+    prepare_launch,
+)
 from coder_tui.core.agents.profile import load_profiles
 
 
@@ -82,28 +90,139 @@ def test_codex_overrides_are_valid_toml(profiles, tmp_path: Path) -> None:
     assert spec.session_id is None  # Codex picks its own thread id
 
 
+def test_codex_hooks_come_per_launch_with_their_trust_record(profiles, tmp_path: Path) -> None:
+    """Every hook table entry runs our hook command and has the trust record Codex would write
+    for it (else Codex holds it behind its "Hooks need review" dialog). That Codex accepts the
+    hashes is shown by tests/e2e with the real Codex: no dialog, and the hooks' events arrive."""
+    spec = launch(profiles, "codex", tmp_path)
+    values = [spec.argv[i + 1] for i, arg in enumerate(spec.argv) if arg == "-c"]
+    hooks = next(tomllib.loads(v)["hooks"] for v in values if v.startswith("hooks="))
+    state = hooks.pop("state")
+    assert set(hooks) >= {"SessionStart", "UserPromptSubmit", "PermissionRequest", "Stop"}
+    for event, groups in hooks.items():
+        (handler,) = groups[0]["hooks"]
+        assert shlex.split(handler["command"])[1:4] == ["-m", "coder_tui.hook", "--events"]
+        label = CODEX_HOOK_EVENTS[event]
+        record = state[f"/<session-flags>/config.toml:{label}:0:0"]
+        expected = codex_hook_trust_hash(label, handler["command"], handler["timeout"])
+        assert record == {"trusted_hash": expected}
+
+
+def test_hook_command_never_exits_with_the_blocking_code(tmp_path: Path) -> None:
+    """Exit code 2 from a hook blocks the prompt in Claude Code and Codex: bad arguments must
+    fail plainly instead."""
+    done = subprocess.run(
+        [sys.executable, "-m", "coder_tui.hook", "--kind", "nonsense"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1 and "--events" in done.stderr
+
+
 def test_codex_resume_is_a_subcommand(profiles, tmp_path: Path) -> None:
     spec = launch(profiles, "codex", tmp_path, session_id="thread-123", resume=True)
     assert spec.argv[:3] == ["codex", "resume", "thread-123"]
 
 
-def test_gemini_hooks_via_system_settings_merged_with_the_admins(
+def gemini_home(tmp_path: Path, settings: str | None) -> Path:
+    """A user's home as Gemini leaves it: settings, credentials, sessions."""
+    home = tmp_path / "home"
+    (home / ".gemini" / "tmp").mkdir(parents=True)
+    (home / ".gemini" / "oauth_creds.json").write_text('{"token": "t"}')
+    if settings is not None:
+        (home / ".gemini" / "settings.json").write_text(settings)
+    return home
+
+
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def test_gemini_gets_its_own_home_with_the_users_settings_plus_hooks(
     profiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    admin = tmp_path / "system-settings.json"
-    admin_hook = {"hooks": [{"type": "command", "command": "audit.sh"}]}
-    admin.write_text(json.dumps({"ui": {"theme": "corp"}, "hooks": {"AfterAgent": [admin_hook]}}))
-    monkeypatch.setenv(GEMINI_SYSTEM_SETTINGS_ENV, str(admin))
-    spec = launch(profiles, "gemini", tmp_path, first_prompt="go")
-    path = Path(spec.env[GEMINI_SYSTEM_SETTINGS_ENV])
-    assert path != admin and json.loads(admin.read_text())["ui"] == {"theme": "corp"}
-    settings = json.loads(path.read_text())
-    assert settings["ui"] == {"theme": "corp"}
-    after = settings["hooks"]["AfterAgent"]
-    assert after[0] == admin_hook and "coder_tui.hook" in after[1]["hooks"][0]["command"]
-    assert settings["hooksConfig"]["enabled"] is True
-    assert settings["security"]["folderTrust"]["enabled"] is False
+    # Gemini skips a system settings file that is not root-owned all the way up, so the launch
+    # moves Gemini's home instead; the admin's system settings are left to apply as they are.
+    monkeypatch.setenv("GEMINI_CLI_SYSTEM_SETTINGS_PATH", str(tmp_path / "admin.json"))
+    mine = {"hooks": [{"type": "command", "command": "audit.sh"}]}
+    home = gemini_home(
+        tmp_path,
+        "{\n  // the user's own comment\n"
+        '  "ui": {"theme": "corp", "url": "http://x//y"}, /* block */\n'
+        f'  "hooks": {{"AfterAgent": [{json.dumps(mine)}]}}\n}}\n',
+    )
+    before = snapshot(home)
+    spec = launch(profiles, "gemini", tmp_path, first_prompt="go", home=home)
+    assert snapshot(home) == before  # nothing of the user's is written
+    assert spec.env[GEMINI_TRUST_ENV] == "true"  # per-launch folder trust, no dialog
+    assert "GEMINI_CLI_SYSTEM_SETTINGS_PATH" not in spec.env
+    overlay = Path(spec.env[GEMINI_HOME_ENV])
+    assert overlay.is_relative_to(tmp_path / "run" / "gemini")
+    settings = json.loads((overlay / ".gemini" / "settings.json").read_text())
+    assert settings["ui"] == {"theme": "corp", "url": "http://x//y"}
+    assert settings["hooks"]["AfterAgent"][0] == mine
+    for event in ("SessionStart", "BeforeAgent", "AfterAgent", "Notification"):
+        (command,) = settings["hooks"][event][-1]["hooks"]
+        assert "coder_tui.hook" in command["command"] and "--kind gemini" in command["command"]
+    assert "hooksConfig" not in settings and "security" not in settings  # defaults: on, trust env
+    for name in ("oauth_creds.json", "tmp"):  # credentials and sessions are the user's own
+        assert (overlay / ".gemini" / name).readlink() == home / ".gemini" / name
+    assert spec.files == [overlay / ".gemini" / "settings.json"]
+    assert not spec.notes
     assert spec.argv[-2:] == ["--prompt-interactive", "go"]
+
+
+def test_gemini_relaunch_refreshes_links_and_keeps_what_gemini_made(
+    profiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = gemini_home(tmp_path / "elsewhere", '{"ui": {"theme": "a"}}')
+    monkeypatch.setenv(GEMINI_HOME_ENV, str(home))  # the user's own GEMINI_CLI_HOME is honoured
+    overlay = Path(launch(profiles, "gemini", tmp_path).env[GEMINI_HOME_ENV]) / ".gemini"
+    (overlay / "projects.json").write_text("{}")  # Gemini replaced a link by a file of its own
+    (home / ".gemini" / "oauth_creds.json").unlink()
+    (home / ".gemini" / "commands").mkdir()
+    (home / ".gemini" / "settings.json").write_text('{"ui": {"theme": "b"}}')
+    launch(profiles, "gemini", tmp_path, session_id="s1", resume=True)
+    assert not os.path.lexists(overlay / "oauth_creds.json")
+    assert (overlay / "commands").readlink() == home / ".gemini" / "commands"
+    assert (overlay / "projects.json").read_text() == "{}"
+    assert json.loads((overlay / "settings.json").read_text())["ui"] == {"theme": "b"}
+
+
+@pytest.mark.parametrize(
+    ("settings", "note"),
+    [
+        ('{"ui": ', "hooks are off"),
+        ('{"hooksConfig": {"enabled": false}}', "hooks are disabled"),
+        (None, None),
+    ],
+)
+def test_gemini_settings_it_cannot_use_are_left_to_gemini_with_a_note(
+    profiles, tmp_path: Path, settings: str | None, note: str | None
+) -> None:
+    home = gemini_home(tmp_path, settings)
+    spec = launch(profiles, "gemini", tmp_path, home=home)
+    copy = Path(spec.env[GEMINI_HOME_ENV]) / ".gemini" / "settings.json"
+    if note == "hooks are off":  # Gemini reads and reports the user's broken file itself
+        assert copy.readlink() == home / ".gemini" / "settings.json"
+    else:
+        assert "coder_tui.hook" in json.dumps(json.loads(copy.read_text())["hooks"])
+    if note is None:
+        assert not spec.notes
+    else:
+        assert any(note in n for n in spec.notes)
+
+
+def test_gemini_without_a_gemini_folder_gets_a_note(profiles, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    spec = launch(profiles, "gemini", tmp_path, home=home)
+    assert not (home / ".gemini").exists()
+    assert any("run `gemini` once" in note for note in spec.notes)
 
 
 def test_skip_approval_only_when_asked(profiles, tmp_path: Path) -> None:
@@ -139,7 +258,8 @@ def test_codex_notify_payload_comes_as_an_argument(profiles, tmp_path: Path) -> 
 
 def test_gemini_hook_prints_json_and_bad_payloads_are_kept(profiles, tmp_path: Path) -> None:
     spec = launch(profiles, "gemini", tmp_path)
-    settings = json.loads(Path(spec.env[GEMINI_SYSTEM_SETTINGS_ENV]).read_text())
+    settings_file = Path(spec.env[GEMINI_HOME_ENV]) / ".gemini" / "settings.json"
+    settings = json.loads(settings_file.read_text())
     command = shlex.split(settings["hooks"]["AfterAgent"][0]["hooks"][0]["command"])
     done = subprocess.run(command, input="not json", text=True, capture_output=True, timeout=30)
     assert done.returncode == 0 and json.loads(done.stdout) == {}

@@ -37,6 +37,7 @@ from coder_tui.core.agents.events import (
 )
 from coder_tui.core.agents.launch import LaunchSpec
 from coder_tui.core.agents.profile import AgentProfile, HookKind
+from coder_tui.core.agents.transcripts import gemini_last_reply
 from coder_tui.core.pty import PtyExit
 from coder_tui.core.session import TerminalSession
 
@@ -45,15 +46,21 @@ log = logging.getLogger(__name__)
 # Hook event names, per CLI vocabulary, by meaning.
 PROMPT_EVENTS = {"UserPromptSubmit", "BeforeAgent"}
 TURN_END_EVENTS = {"Stop", "AfterAgent", "agent-turn-complete"}
+INTERRUPT_EVENTS = {"Interrupt"}  # Codex: a denied approval or Esc ends the turn with no Stop
 START_EVENTS = {"SessionStart"}
 NOTIFICATION_EVENTS = {"Notification"}
 PERMISSION_TYPES = {"permission_prompt", "ToolPermission"}
+PERMISSION_EVENTS = {"PermissionRequest"}  # Codex: raised as its approval prompt opens
+TOOL_DONE_EVENTS = {"PostToolUse"}  # a tool ran: any approval it needed was answered
 
 SCREEN_CHECK_INTERVAL = 0.05  # seconds between screen-rule evaluations while output flows
 PROMPT_HOOK_GRACE = 1.0  # seconds to wait for the prompt hook once the screen proved the submit
 HOOK_MISS_QUIET = 5.0  # quiet seconds with the idle marker that end a turn whose hook was missed
 STATUS_LINES_ABOVE = 2  # rows right above the input box where a spinner line is looked for
 FOOTER_LINES = 1  # last screen lines (the footer) looked at for busy and idle markers
+APPROVAL_DRAW_WAIT = 10.0  # seconds an early answer waits for the approval prompt to be drawn
+LATE_APPROVAL_NOTICE = 15.0  # seconds after a prompt went away in which a hook about it is stale
+STARTUP_ANSWER_GAP = 2.0  # seconds before a startup dialog that is still there is answered again
 APPROVAL_LINES = 16  # bottom lines where a permission prompt is looked for
 
 
@@ -103,6 +110,12 @@ class Agent:
         self._rules = _CompiledRules(profile)
         self._events_offset = 0
         self._prompt_events: list[str] = []
+        self._ended_turn_ids: list[str] = []
+        self._pending_answer: tuple[str, float] | None = None  # approval key, send-by deadline
+        self._approval_drawn = False  # the approval a hook announced has been on screen
+        self._hook_approval_at = 0.0
+        self._approval_gone_at: float | None = None
+        self._startup_answered_at: dict[str, float] = {}
         self._delivery_lock = asyncio.Lock()
         self._status_changed = asyncio.Event()
         self._turn_ended = asyncio.Event()
@@ -284,17 +297,31 @@ class Agent:
         payload = record.get("payload") or {}
         if not isinstance(payload, dict):
             return
+        if payload.get("session_id") and not self.session_id:
+            # Codex picks its own thread id; its hooks (SessionStart, UserPromptSubmit) name it.
+            self.session_id = str(payload["session_id"])
+            self._record_launch()
+        turn_id = str(payload.get("turn_id") or payload.get("turn-id") or "")
         if self.profile.hooks is HookKind.CODEX and event == "agent-turn-complete":
             thread = str(payload.get("thread-id") or "")
             if self.session_id is None and thread and self.status is AgentStatus.WORKING:
-                self.session_id = thread  # the first real turn names the session
+                self.session_id = thread  # no hooks ran (untrusted): the first turn names it
                 self._record_launch()
             elif thread and self.session_id and thread != self.session_id:
                 return  # Codex's internal title-generation turn runs on another thread
+            if turn_id and turn_id in self._ended_turn_ids:
+                return  # its Stop hook already ended this turn
         if event in START_EVENTS:
-            if payload.get("session_id") and not self.session_id:
-                self.session_id = str(payload["session_id"])
-                self._record_launch()
+            pass
+        elif event in PERMISSION_EVENTS:
+            self._hook_approval(str(payload.get("tool_name", "")))
+        elif event in TOOL_DONE_EVENTS:
+            if self.status is AgentStatus.NEEDS_APPROVAL:
+                self._set_status(AgentStatus.WORKING, Source.HOOK)
+        elif event in INTERRUPT_EVENTS:
+            if self.status in (AgentStatus.WORKING, AgentStatus.NEEDS_APPROVAL):
+                self._remember_turn(turn_id)
+                self._end_turn(self._screen_reply(), Source.HOOK)
         elif event in PROMPT_EVENTS:
             prompt = str(payload.get("prompt", ""))
             self._prompt_events.append(prompt)
@@ -304,12 +331,35 @@ class Agent:
             reply = payload.get("last_assistant_message")
             if reply is None:
                 reply = payload.get("last-assistant-message")
+            transcript = payload.get("transcript_path")
+            if reply is None and self.profile.hooks is HookKind.GEMINI and transcript:
+                reply = gemini_last_reply(Path(str(transcript)))
             if reply is None:
                 reply = payload.get("prompt_response")
+            self._remember_turn(turn_id)
             self._end_turn(str(reply) if reply is not None else self._screen_reply(), Source.HOOK)
         elif event in NOTIFICATION_EVENTS and payload.get("notification_type") in PERMISSION_TYPES:
-            detail = str(payload.get("message", ""))
-            self._set_status(AgentStatus.NEEDS_APPROVAL, Source.HOOK, detail)
+            self._hook_approval(str(payload.get("message", "")))
+
+    def _hook_approval(self, detail: str) -> None:
+        """A hook says the CLI asks for permission. It may come before the prompt is drawn
+        (Codex, ~1 s early) or long after (Claude's Notification, ~6 s late, possibly after
+        the prompt was already answered): a late notice of an answered prompt is ignored."""
+        if self.status is AgentStatus.NEEDS_APPROVAL:
+            return
+        gone = self._approval_gone_at
+        recently_gone = gone is not None and time.monotonic() - gone < LATE_APPROVAL_NOTICE
+        if recently_gone and not self._approval_on_screen():
+            return
+        self._approval_drawn = False
+        self._hook_approval_at = time.monotonic()
+        self._set_status(AgentStatus.NEEDS_APPROVAL, Source.HOOK, detail)
+
+    def _remember_turn(self, turn_id: str) -> None:
+        """Codex reports a turn's end twice (Stop hook, then notify): count it once."""
+        if turn_id:
+            self._ended_turn_ids.append(turn_id)
+            del self._ended_turn_ids[:-32]
 
     def _end_turn(self, reply: str, source: Source) -> None:
         timed_out = self._interrupted_at is not None
@@ -361,19 +411,30 @@ class Agent:
         lines = self.screen_lines()
         rules = self._rules
         quiet_for = time.monotonic() - self._last_change
+        if self.status is AgentStatus.STARTING and self._answer_startup_dialog(lines):
+            return
         # While a delivery's paste sits in the input box, its text is not the CLI's question.
         approval = (
             None if self._pasting else rules.find(rules.approval, rules.approval_region(lines))
         )
+        self._send_pending_answer(approval is not None)
         if approval is not None:
+            self._approval_drawn = True
             self._set_status(AgentStatus.NEEDS_APPROVAL, Source.SCREEN, approval)
             return
         status_lines = rules.status_region(lines)
         busy = rules.find(rules.busy, status_lines) is not None
-        idle_marker = not rules.idle or rules.find(rules.idle, status_lines) is not None
+        idle_marker = not rules.idle or rules.find(rules.idle, rules.idle_region(lines)) is not None
         if self.status is AgentStatus.NEEDS_APPROVAL:
-            if self.status_source is Source.SCREEN or rules.input_box_visible(lines):
-                # The prompt went away: answered (here or in the pane), so the turn goes on.
+            # The prompt went away: answered (here or in the pane), so the turn goes on. A
+            # prompt a hook announced counts as gone only once it was drawn (or never came).
+            drawn_and_gone = self.status_source is Source.SCREEN or self._approval_drawn
+            never_drawn = (
+                time.monotonic() - self._hook_approval_at > APPROVAL_DRAW_WAIT
+                and rules.input_box_visible(lines)
+            )
+            if drawn_and_gone or never_drawn:
+                self._approval_gone_at = time.monotonic()
                 self._set_status(AgentStatus.WORKING, Source.SCREEN)
             return
         if self._check_turn_timeout():
@@ -395,6 +456,19 @@ class Agent:
             elif quiet_for >= max(HOOK_MISS_QUIET, 3 * self.profile.screen.quiescence):
                 log.warning("%s: no turn-end hook; ending the turn from the screen", self.name)
                 self._end_turn(self._screen_reply(), Source.SCREEN)
+
+    def _answer_startup_dialog(self, lines: list[str]) -> bool:
+        """Answer a dialog that blocks the start with the profile's safe keys (again only if
+        it is still there a while later)."""
+        for answer, pattern in self._rules.startup_answers:
+            if seen := self._rules.find([pattern], lines):
+                now = time.monotonic()
+                if now - self._startup_answered_at.get(answer.screen, 0.0) >= STARTUP_ANSWER_GAP:
+                    self._startup_answered_at[answer.screen] = now
+                    log.info("%s: answered %r at start (%s)", self.name, seen, answer.why)
+                    self.session.write(answer.keys.encode())
+                return True
+        return False
 
     def _check_turn_timeout(self) -> bool:
         """Interrupt a turn that ran past the profile's turn_timeout (a hung agent)."""
@@ -541,7 +615,12 @@ class Agent:
 
     @property
     def _has_prompt_hook(self) -> bool:
-        return self.profile.hooks in {HookKind.CLAUDE, HookKind.GEMINI, HookKind.FAKE}
+        return self.profile.hooks in {
+            HookKind.CLAUDE,
+            HookKind.CODEX,
+            HookKind.GEMINI,
+            HookKind.FAKE,
+        }
 
     # --- approvals ----------------------------------------------------------------------------
 
@@ -549,12 +628,39 @@ class Agent:
         """Answer the permission prompt with the CLI's own 'yes' key."""
         keys = self.profile.approval_keys
         key = keys.approve_always if always and keys.approve_always else keys.approve
-        self.session.write(key.encode())
+        self._answer_approval(key)
         self._emit(ApprovalAnswered(self.name, True, by, self._approval_detail()))
 
     def deny(self, *, by: str = "user") -> None:
-        self.session.write(self.profile.approval_keys.deny.encode())
+        self._answer_approval(self.profile.approval_keys.deny)
         self._emit(ApprovalAnswered(self.name, False, by, self._approval_detail()))
+
+    def _answer_approval(self, key: str) -> None:
+        """Send the answer once the prompt is on screen. A hook can announce the approval
+        before the CLI has drawn it (Codex's PermissionRequest comes ~1 s early): a key sent
+        then would land in the input box instead."""
+        if self._approval_on_screen() or not self._rules.approval:
+            self.session.write(key.encode())
+            return
+        self._pending_answer = (key, time.monotonic() + APPROVAL_DRAW_WAIT)
+        self._screen_dirty.set()
+
+    def _approval_on_screen(self) -> bool:
+        lines = self.screen_lines()
+        return (
+            self._rules.find(self._rules.approval, self._rules.approval_region(lines)) is not None
+        )
+
+    def _send_pending_answer(self, approval_visible: bool) -> None:
+        if self._pending_answer is None:
+            return
+        key, deadline = self._pending_answer
+        if approval_visible:
+            self._pending_answer = None
+            self.session.write(key.encode())
+        elif time.monotonic() > deadline:
+            self._pending_answer = None
+            log.warning("%s: the approval prompt never showed; answer %r not sent", self.name, key)
 
     def _approval_detail(self) -> str:
         return self._rules.find(self._rules.approval, self.screen_lines()) or ""
@@ -621,6 +727,7 @@ class _CompiledRules:
         self.approval = [re.compile(p) for p in rules.approval]
         self.approval_edit = [re.compile(p) for p in rules.approval_edit]
         self.input_box = re.compile(rules.input_box) if rules.input_box else None
+        self.startup_answers = [(a, re.compile(a.screen)) for a in profile.startup_answers]
 
     @staticmethod
     def find(patterns: list[re.Pattern[str]], lines: list[str]) -> str | None:
@@ -650,6 +757,14 @@ class _CompiledRules:
         if start is None:
             return filled[-(STATUS_LINES_ABOVE + FOOTER_LINES) :]
         return lines[max(0, start - STATUS_LINES_ABOVE) : start] + filled[-FOOTER_LINES:]
+
+    def idle_region(self, lines: list[str]) -> list[str]:
+        """Where an idle marker counts: the status region plus the input box's first line,
+        where Gemini and Codex show their empty-box placeholder. (Busy markers are not looked
+        for there: a pasted prompt may quote them.)"""
+        start = self._input_start(lines)
+        region = self.status_region(lines)
+        return region if start is None else [*region, lines[start]]
 
     def approval_region(self, lines: list[str]) -> list[str]:
         """Where a permission prompt appears: in place of the input box (the last box on the

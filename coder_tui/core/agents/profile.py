@@ -85,6 +85,21 @@ class ApprovalKeys(_Strict):
     deny: str = "\x1b"
 
 
+class StartupAnswer(_Strict):
+    """A dialog the CLI may show before its prompt, and the keys that answer it safely (never
+    an answer that writes the user's config or lowers a permission)."""
+
+    screen: str  # regex that identifies the dialog on screen
+    keys: str  # escapes allowed, e.g. "\x1b"
+    why: str = ""  # what the answer does, for the log
+
+    @field_validator("screen")
+    @classmethod
+    def _screen_compiles(cls, pattern: str) -> str:
+        _compile(pattern)
+        return pattern
+
+
 class AgentProfile(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     title: str = ""
@@ -103,6 +118,7 @@ class AgentProfile(_Strict):
     session: SessionArgs = SessionArgs()
     skip_approval_args: list[str] = Field(default_factory=list)  # used only when asked
     approval_keys: ApprovalKeys = ApprovalKeys()
+    startup_answers: list[StartupAnswer] = Field(default_factory=list)
     startup_timeout: float = Field(default=30.0, gt=0)
     turn_timeout: float | None = Field(default=None, gt=0)  # interrupt a turn running longer
     interrupt_key: str = "\x1b"  # stops a running turn (Esc in all three CLIs)

@@ -1,0 +1,162 @@
+"""Each real CLI (Claude Code, Codex, Gemini CLI) launched by coder-tui's own profile code in a
+pane of the app: it starts at its prompt with no dialog, its status goes idle -> working -> idle
+from its hook events, a 5 KB multi-line prompt reaches the model exactly once and exactly, the
+captured reply is the scripted one, and a file write waits for approval from coder-tui's keys
+(approve writes the file, deny does not)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import pytest
+
+from coder_tui import paths
+from coder_tui.core.agents.agent import Agent
+from coder_tui.core.agents.events import (
+    AgentEvent,
+    AgentStatus,
+    PromptAccepted,
+    Source,
+    StatusChanged,
+    TurnEnded,
+)
+from coder_tui.core.agents.profile import load_profiles
+from coder_tui.core.agents.team import new_run_dir, parse_agent_list
+from coder_tui.ui.app import CoderTuiApp
+from coder_tui.ui.widgets.terminal_pane import TerminalPane
+from tests.conftest import wait_for
+from tests.e2e.conftest import World
+from tests.e2e.fake_model import Api, Reply, WriteFile
+
+API: dict[str, Api] = {"claude": "anthropic", "codex": "openai", "gemini": "gemini"}
+CLIS = list(API)
+STARTUP = 30.0  # seconds: a cold start of a CLI on a loaded 2-core machine
+TURN = 60.0
+
+
+def long_prompt(cli: str) -> str:
+    """About 5 KB over many lines: indentation, a code block, non-ASCII, blank lines."""
+    lines = [f"Please read this whole request, {cli}, and answer with the agreed reply only."]
+    n = 0
+    while len("\n".join(lines).encode()) < 5200:
+        n += 1
+        if n % 17 == 0:
+            lines += ["", "```python", "def divide(a, b):", "    return a / b", "```", ""]
+        lines.append(
+            f"    {n:03d}. divide() and average() in calc.py: check b == 0 and empty lists "
+            f"(naïve → ✓, 中文, emoji 🙂) [{n * 7919 % 1000:03d}]"
+        )
+    lines.append("End of request.")
+    return "\n".join(lines)
+
+
+def make_app(world: World, agent_list: str) -> CoderTuiApp:
+    profiles = load_profiles()
+    return CoderTuiApp(
+        agents=parse_agent_list(agent_list, profiles),
+        profiles=profiles,
+        run_dir=new_run_dir(paths.runs_dir()),
+        cwd=world.project,
+    )
+
+
+def pane_text(app: CoderTuiApp, index: int = 0) -> str:
+    pane = app.screen.query_one(f"#pane-{index}", TerminalPane)
+    return "\n".join(pane.render_line(y).text for y in range(pane.content_size.height))
+
+
+def write_codex_asking_profile() -> None:
+    """Codex in a trusted project edits without asking; a user who wants to approve each edit
+    adds a profile like this one (read-only sandbox: every write is asked for)."""
+    base = load_profiles()["codex"]
+    folder = paths.config_dir() / "agents"
+    folder.mkdir(parents=True, exist_ok=True)
+    asking = base.model_copy(update={"name": "codex", "args": ["--sandbox", "read-only"]})
+    (folder / "codex.yaml").write_text(asking.model_dump_json())
+
+
+async def start(app: CoderTuiApp) -> Agent:
+    (agent,) = app.agents
+    with contextlib.suppress(TimeoutError):
+        await agent.wait_for_status(AgentStatus.IDLE, within=STARTUP)
+    screen = "\n".join(agent.screen_lines())
+    assert agent.status is AgentStatus.IDLE, f"{agent.name} is {agent.status}:\n{screen}"
+    return agent
+
+
+@pytest.mark.parametrize("cli", CLIS)
+async def test_prompt_is_submitted_once_and_reply_captured(world: World, cli: str) -> None:
+    prompt = long_prompt(cli)
+    assert len(prompt.encode()) >= 5000 and prompt.count("\n") > 40
+    reply = f"Reviewed by {cli}.\n\n1. divide() needs a b == 0 check\n2. average([]) fails"
+    world.server.script(API[cli], Reply(reply, delay=1.5))
+    app = make_app(world, cli)
+    async with app.run_test(size=(160, 45)):
+        agent = await start(app)
+        profile = agent.profile
+        # No dialog stands in the way: the CLI's own idle prompt is on screen.
+        screen = "\n".join(agent.screen_lines())
+        assert any(re.search(p, screen) for p in profile.screen.idle), screen
+        events: list[AgentEvent] = []
+        agent.subscribe(events.append)
+
+        proof = await agent.deliver(prompt)
+        got = await agent.wait_for_turn(0, within=TURN)
+
+        assert got == reply
+        assert world.server.user_texts(API[cli]) == [prompt]
+        assert proof.how == "prompt hook" and proof.enter_presses == 1
+        statuses = [(e.old, e.new) for e in events if isinstance(e, StatusChanged)]
+        assert statuses == [
+            (AgentStatus.IDLE, AgentStatus.WORKING),
+            (AgentStatus.WORKING, AgentStatus.IDLE),
+        ]
+        (accepted,) = [e for e in events if isinstance(e, PromptAccepted)]
+        (ended,) = [e for e in events if isinstance(e, TurnEnded)]
+        assert accepted.source is Source.HOOK and accepted.prompt == prompt
+        assert ended.source is Source.HOOK
+        assert agent.session_id, "the CLI's session id was not recorded"
+        await wait_for(lambda: "idle" in str(app.screen.query_one("#pane-0").border_subtitle))
+
+
+@pytest.mark.parametrize("cli", CLIS)
+async def test_file_write_waits_for_approval_from_coder_tui(world: World, cli: str) -> None:
+    if cli == "codex":
+        write_codex_asking_profile()
+    approved = world.project / "approved.txt"
+    denied = world.project / "denied.txt"
+    world.server.script(
+        API[cli],
+        WriteFile(str(approved), "written after approval\n", then="approved.txt is written"),
+        WriteFile(str(denied), "must never be written\n", then="not written"),
+        Reply("understood, no file"),
+    )
+    app = make_app(world, cli)
+    async with app.run_test(size=(160, 45)) as pilot:
+        agent = await start(app)
+        await agent.deliver("Create approved.txt with the agreed content.")
+        status = await agent.wait_for_status(AgentStatus.NEEDS_APPROVAL, within=TURN)
+        assert status is AgentStatus.NEEDS_APPROVAL, agent.screen_lines()
+        assert not approved.exists()
+        await pilot.press("ctrl+right_square_bracket", "a")  # leave the pane, approve
+        await wait_for(approved.exists, TURN, message=lambda: "\n".join(agent.screen_lines()))
+        await agent.wait_for_turn(0, within=TURN)
+        assert approved.read_text() == "written after approval\n"
+        assert agent.last_reply == "approved.txt is written"
+
+        await agent.deliver("Create denied.txt with the agreed content.")
+        status = await agent.wait_for_status(AgentStatus.NEEDS_APPROVAL, within=TURN)
+        assert status is AgentStatus.NEEDS_APPROVAL, agent.screen_lines()
+        await pilot.press("ctrl+right_square_bracket", "d")  # leave the pane, deny
+        await agent.wait_for_turn(1, within=TURN)
+        assert agent.status is AgentStatus.IDLE
+        assert not denied.exists()
+        outcomes = world.server.tool_outcomes(API[cli])
+        assert [o.succeeded for o in outcomes][:1] == [True]
+        assert not any(o.succeeded for o in outcomes[1:])
+        # The agent goes on after a denial: the next prompt is answered.
+        await agent.deliver("Fine, leave it.")
+        assert await agent.wait_for_turn(2, within=TURN) == "understood, no file"
+        assert not denied.exists()
+        assert pane_text(app)  # the pane is drawn
