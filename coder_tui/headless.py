@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from coder_tui.core.agents.agent import Agent
+from coder_tui.core.agents.agent import Agent, DeliveryError
 from coder_tui.core.agents.events import AgentEvent, ApprovalPolicy, ApprovalRequested
 from coder_tui.core.agents.profile import AgentProfile
 from coder_tui.core.agents.team import AgentRequest, create_agent
@@ -132,7 +132,13 @@ async def run_headless(
     try:
         await asyncio.gather(*(agent.start() for agent in agents.values()))
         for agent in agents.values():
-            await agent.wait_until_ready(options.startup_timeout)
+            try:
+                await agent.wait_until_ready(options.startup_timeout)
+            except DeliveryError as exc:
+                screen = "\n".join(line for line in agent.screen_lines() if line.strip())
+                console.print(f"[bold red]{exc}[/]\n{screen[-2000:]}")
+                console.print(f"the run is kept: `coder-tui resume {state.run_id}` goes on")
+                return 1
             state.agents[agent.name] = AgentRecord(
                 profile=agent.profile.name, session_id=agent.session_id, policy=str(agent.policy)
             )

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from coder_tui.core.agents.agent import Agent
+from coder_tui.core.agents.agent import PROMPT_EVENTS, TURN_END_EVENTS, Agent
 from coder_tui.core.agents.events import ApprovalPolicy
 from coder_tui.core.agents.launch import prepare_launch
-from coder_tui.core.agents.profile import AgentProfile
+from coder_tui.core.agents.profile import AgentProfile, HookKind
 
 
 class AgentListError(ValueError):
@@ -73,11 +74,16 @@ def create_agent(
     """The Agent (not started) and the notes its launch produced for the user. With
     ``resume`` the CLI is relaunched on its recorded ``session_id`` (its own resume flags)."""
     profile = profiles[request.profile]
+    agent_dir = run_dir / "agents" / request.name
+    if resume and profile.hooks is not HookKind.NONE and not had_prompt(agent_dir / "events.jsonl"):
+        # A CLI keeps a session only once it had a prompt; resuming an empty one fails, so
+        # such an agent starts afresh.
+        resume, session_id = False, None
     spec = prepare_launch(
         profile,
         agent=request.name,
         cwd=cwd,
-        agent_dir=run_dir / "agents" / request.name,
+        agent_dir=agent_dir,
         first_prompt=first_prompt,
         skip_approval=request.skip_approval,
         extra_args=extra_args,
@@ -85,3 +91,19 @@ def create_agent(
         resume=resume and session_id is not None,
     )
     return Agent(request.name, profile, spec, policy=request.policy), spec.notes
+
+
+def had_prompt(events_file: Path) -> bool:
+    """Whether the agent's hook events show it took a prompt (so its CLI saved a session)."""
+    try:
+        lines = events_file.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        try:
+            event = json.loads(line).get("event")
+        except (json.JSONDecodeError, AttributeError):
+            continue
+        if event in PROMPT_EVENTS or event in TURN_END_EVENTS:
+            return True
+    return False
