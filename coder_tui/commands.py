@@ -222,8 +222,11 @@ def _launch(  # type: ignore[no-untyped-def]
         app.run()
     finally:
         app.kill_sessions_now()
-    from coder_tui.core.runs import RunStatus
+    from coder_tui.core.runs import ACTIVE, RunStatus
 
+    if store.state.status in ACTIVE:
+        run_id = store.state.run_id
+        print(f"run {run_id} is not finished; go on with: coder-tui resume {run_id}")
     return 0 if store.state.status is RunStatus.SUCCEEDED else 1
 
 

@@ -53,6 +53,10 @@ def assign_roles(template: Template, agents: dict[str, str]) -> dict[str, str]:
     return roles
 
 
+class _AppLeft(Exception):
+    """The app closed during the run (see Operator.leave)."""
+
+
 class RunFailed(Exception):
     """The run cannot go on; the message says why."""
 
@@ -86,6 +90,7 @@ class Operator:
         self._running.set()
         self._single_step = False
         self._cancelled = False
+        self._leaving = False
         self._gate_answer: asyncio.Future[bool] | None = None
         self._guidance: list[str] = []
         self._listeners: list[Callable[[], None]] = []
@@ -134,6 +139,14 @@ class Operator:
         if self.paused:
             self._single_step = True
             self._running.set()
+
+    def leave(self) -> None:
+        """The app is closing and stops the agents: the step in flight then ends the run as
+        paused (resumable with ``coder-tui resume``), with no failure, retry or restart."""
+        self._leaving = True
+        self._running.set()  # a paused run wakes up to leave
+        if self._gate_answer is not None and not self._gate_answer.done():
+            self._gate_answer.set_exception(_AppLeft())
 
     def cancel(self) -> None:
         self._cancelled = True
@@ -203,6 +216,14 @@ class Operator:
             return self._finish(RunStatus.SUCCEEDED, "done")
         except RunFailed as exc:
             return self._finish(RunStatus.FAILED, str(exc))
+        except _AppLeft:
+            # The app closed mid-run: the run stays resumable, its step still pending.
+            self.state.status = RunStatus.PAUSED
+            self.state.outcome = "the app was closed during the run"
+            self.state.pid = 0  # released: `coder-tui resume` may take it at once
+            self.store.event("run_left", step=self.state.current_step)
+            self._changed()
+            return RunStatus.PAUSED
         except asyncio.CancelledError:
             self._finish(RunStatus.CANCELLED, "cancelled")
             raise
@@ -384,6 +405,8 @@ class Operator:
             try:
                 reply = await self._deliver_and_wait(agent, key, round_, prompt, spec.timeout)
             except (DeliveryError, AgentGone, TimeoutError) as exc:
+                if self._leaving:
+                    raise _AppLeft from exc  # the app stopped the agent: not a failure
                 reason = str(exc) or f"no reply within {spec.timeout:.0f} s"
                 self.store.event(
                     "step_attempt_failed", step=key, round=round_, agent=agent.name, error=reason
@@ -500,6 +523,8 @@ class Operator:
         if not self._running.is_set():
             self.store.event("waiting_while_paused")
         await self._running.wait()
+        if self._leaving:
+            raise _AppLeft
         if self._cancelled:
             raise RunFailed("cancelled by the user")
 

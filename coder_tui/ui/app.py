@@ -367,6 +367,7 @@ class CoderTuiApp(App[None]):
         super().__init__()
         self.workflow = workflow
         self.operator: Operator | None = None
+        self._quitting = False  # set by quit: agent exits from here on are the app's doing
         self.commands = [list(c) for c in commands]
         self.labels = list(labels) if labels else [command_label(c) for c in self.commands]
         self.agent_requests = list(agents)
@@ -601,7 +602,8 @@ class CoderTuiApp(App[None]):
             channel.post(
                 "system", f"{event.agent}: {verdict} by {event.by}", kind=MessageKind.SYSTEM
             )
-        elif isinstance(event, AgentExited):
+        elif isinstance(event, AgentExited) and not self._quitting:
+            # (Exits caused by quitting the app are not news for the run's channel.)
             channel.post("system", f"{event.agent} {event.description}", kind=MessageKind.SYSTEM)
 
     def on_agent_event_message(self, message: AgentEventMessage) -> None:
@@ -647,7 +649,11 @@ class CoderTuiApp(App[None]):
             screen.action_leave_pane()
 
     async def action_quit(self) -> None:
-        """Quit only after every child's process group is gone."""
+        """Quit only after every child's process group is gone. A run in progress is left
+        resumable: its operator stops first, so the agents' exits are not taken for failures."""
+        self._quitting = True
+        if self.operator is not None and self.run_in_progress:
+            self.operator.leave()
         await self.close_sessions()
         self.exit()
 

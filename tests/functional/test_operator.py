@@ -369,3 +369,49 @@ def killed_after_first_delivery(work: Path) -> Path:
     proc.wait()
     (run_dir,) = runs_root().iterdir()
     return run_dir
+
+
+async def test_quitting_the_tui_mid_run_leaves_it_resumable(tmp_path: Path) -> None:
+    """Quit while the reviewer works: the run is kept as paused (not failed or cancelled, no
+    failure posted for the agents the quit stops), and `coder-tui resume` finishes it."""
+    from coder_tui import paths
+    from coder_tui.commands import _profiles, _templates
+    from coder_tui.core.agents.events import ApprovalPolicy
+    from coder_tui.core.agents.team import AgentRequest
+    from coder_tui.core.runs import RunStore
+    from coder_tui.headless import new_state
+    from coder_tui.ui.app import CoderTuiApp
+    from tests.conftest import wait_for
+
+    os.environ["FAKE_AGENT_STATE_DIR"] = str(tmp_path / "fake-state")
+    work = project(tmp_path, delay=3.0)
+    project_dir = work / ".coder-tui"
+    template = _templates(project_dir)["mini-review"]
+    requests = [
+        AgentRequest("reviewer", "rev"),
+        AgentRequest("fixer", "fix", ApprovalPolicy.APPROVE_EDITS),
+    ]
+    state = new_state(template, {"task": "calc.py"}, work, requests)
+    store = RunStore.create(paths.runs_dir(), state)
+    app = CoderTuiApp(
+        agents=requests,
+        profiles=_profiles(project_dir),
+        run_dir=store.run_dir,
+        cwd=work,
+        workflow=(template, store, False),
+    )
+    async with app.run_test(size=(160, 45)) as pilot:
+        channel = store.run_dir / "channel.jsonl"
+        await wait_for(lambda: channel.exists() and '"prompt"' in channel.read_text(), 30)
+        await pilot.press("ctrl+q")  # quit, as a user does
+        await wait_for(lambda: not app.is_running, 30)
+    saved = json.loads((store.run_dir / "run.json").read_text())
+    assert saved["status"] == "paused" and "closed" in saved["outcome"]
+    assert not [m for m in channel_of(store.run_dir) if m["kind"] == "system"]
+    try:
+        done = cli("resume", store.run_dir.name, "--headless", cwd=work, timeout=60)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"resume did not finish: {exc.stdout!r} {exc.stderr!r}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    replies = [(m["step"], m["round"]) for m in channel_of(store.run_dir) if m["kind"] == "reply"]
+    assert replies == [("review", 1), ("fix", 1), ("review", 2)]

@@ -134,6 +134,8 @@ class ChannelView(Vertical):
     def show(self, message: ChannelMessage) -> None:
         """Append one message (the newest), keeping the view at the end if it was there."""
         messages = self.query_one("#messages", VerticalScroll)
+        if not messages.is_attached:
+            return  # the app is closing; the message is in the run's channel file
         at_end = messages.is_vertical_scroll_end
         style = FIXED_STYLES.get(message.author) or self._styles.get(message.author, "$foreground")
         messages.mount(MessageView(message, style))
