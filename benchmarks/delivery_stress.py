@@ -198,11 +198,10 @@ def _long_line(rng: random.Random, screen: bool) -> str:
 
 def screen_safe(text: str, cols: int) -> str:
     """``text`` changed into what a reply read from a ``cols``-wide screen can carry exactly:
-    no trailing blanks, no blank lines, no line wider than the pane (split), no flag emoji."""
+    no trailing blanks, no blank lines, no line wider than the pane (split)."""
     limit = cols - FIRST_MARK_WIDTH - 2
     out: list[str] = []
-    for raw in text.split("\n"):
-        line = "".join(c for c in raw if not 0x1F1E6 <= ord(c) <= 0x1F1FF)
+    for line in text.split("\n"):
         while line:
             cut, used = 0, 0
             while cut < len(line) and used + text_width(line[cut]) <= limit:
@@ -301,7 +300,7 @@ def tags_for(text: str, cols: int) -> frozenset[str]:
     if any(ord(c) >= 0x1F000 or c in "❤☃✅⭐" for c in prompt):
         tags.add("emoji")
     if any(0x1F1E6 <= ord(c) <= 0x1F1FF for c in prompt):
-        tags.add("flag-emoji")  # the fake agent counts 2 cells per flag, the emulator 4
+        tags.add("flag-emoji")  # 4 cells per flag (2 per regional indicator), as the emulator
     if any(0xC0 <= ord(c) <= 0x24F or 0x300 <= ord(c) <= 0x4FF for c in prompt):
         tags.add("accents")
     if any(s in prompt for s in ESCAPE_LOOKALIKES):
@@ -624,15 +623,13 @@ SCREEN_CAUSES = (
     "BUG (fixed in 859d1b4) a blank line ends the reply's indent removal",
     "BUG (fixed in 859d1b4) prompt wider than the pane: its echo is returned in the reply",
     "BUG prompt whose first line is blank: its echo is returned in the reply",
-    "fake agent / emulator width disagreement (flag emoji in this text)",
-    "stale rows after a width disagreement (flag emoji in the turn before)",
     "BUG empty reply: the turn's last lines repeat those before it (anchor found at the end)",
     "BUG (fixed in 859d1b4) scrollback cap reached during the turn: reply = old scrollback",
     "unexplained",
 )
 
 
-def screen_cause(delivery: Delivery, cols: int, flag_before: bool) -> str:
+def screen_cause(delivery: Delivery, cols: int) -> str:
     """Why a screen-only reply is not exact, from the models above (first that fits)."""
     text, reply = delivery.sample.text, delivery.reply
 
@@ -647,15 +644,11 @@ def screen_cause(delivery: Delivery, cols: int, flag_before: bool) -> str:
         return SCREEN_CAUSES[2]
     if reply in {model("kept"), model("kept", blank_bug=True)}:
         return SCREEN_CAUSES[3]
-    if "flag-emoji" in delivery.sample.tags:
-        return SCREEN_CAUSES[4]
-    if flag_before:
-        return SCREEN_CAUSES[5]
     if reply == "":
-        return SCREEN_CAUSES[6]
+        return SCREEN_CAUSES[4]
     if delivery.trimmed:
-        return SCREEN_CAUSES[7]
-    return SCREEN_CAUSES[8]
+        return SCREEN_CAUSES[5]
+    return SCREEN_CAUSES[6]
 
 
 @dataclass
@@ -693,7 +686,6 @@ def _short(value: object, limit: int = 160) -> str:
 def check(run: ModeRun, cols: int = 200) -> Check:
     """Exactly once (transcript vs the successful deliveries) and exact replies."""
     result = Check()
-    flag_seen = False
     ok_deliveries = [d for d in run.deliveries if d.proof is not None]
     expected = [expected_prompt(d.sample.text) for d in ok_deliveries]
     got = run.transcript_users
@@ -726,7 +718,6 @@ def check(run: ModeRun, cols: int = 200) -> Check:
                 Failure(delivery.index, "delivery", delivery.sample.text, delivery.error,
                         delivery_tags(delivery))
             )  # fmt: skip
-        flag_before, flag_seen = flag_seen, "flag-emoji" in delivery.sample.tags
         if delivery.reply is None:
             continue
         want = expected_reply(delivery.sample.text)
@@ -737,7 +728,7 @@ def check(run: ModeRun, cols: int = 200) -> Check:
         if screen_normal(delivery.reply) == screen_normal(want):
             result.replies_screen_equal += 1
         if run.mode == "screen":
-            result.causes[screen_cause(delivery, cols, flag_before)] += 1
+            result.causes[screen_cause(delivery, cols)] += 1
         result.failures.append(
             Failure(
                 delivery.index, "reply", delivery.sample.text,
@@ -835,7 +826,7 @@ def delivery_tags(delivery: Delivery) -> frozenset[str]:
 # Screen-only: what a screen cannot show (inherent) and the causes of known defects (see the
 # report); a failure with none of these tags is unexplained.
 LIMIT_TAGS = frozenset({"trailing-ws", "edge-blank-line", "wide-line"})
-KNOWN_DEFECT_TAGS = frozenset({"inner-blank-line", "flag-emoji", "scrollback-trimmed"})
+KNOWN_DEFECT_TAGS = frozenset({"inner-blank-line", "scrollback-trimmed"})
 
 
 def tag_table(deliveries: Sequence[Delivery], result: Check) -> list[str]:

@@ -6,5 +6,6 @@ keys and bracketed pastes, answers prompts from a YAML script and, with ``--hook
 calls a command for each event with Claude-compatible JSON on stdin. It never imports Textual.
 
 Modules: :mod:`.script` (the YAML script), :mod:`.keys` (raw input parsing), :mod:`.tui`
-(drawing), :mod:`.hooks` (hook command and transcript file), :mod:`.app` (options and loop).
+(drawing), :mod:`.widths` (cell widths, as the emulator has them), :mod:`.hooks` (hook command
+and transcript file), :mod:`.app` (options and loop).
 """

@@ -9,15 +9,17 @@ in synchronized-output marks (``?2026``). With ``alt_screen`` the whole screen i
 instead, on the alternate screen, like Codex.
 
 Every row is wrapped or cut to the terminal width here, so the number of rows written is
-known exactly and the cursor arithmetic stays right.
+known exactly and the cursor arithmetic stays right. Widths are the emulator's own (see
+``widths``): a flag emoji is 4 cells there, not the 2 a grapheme-aware table would say.
 """
 
 from __future__ import annotations
 
 import os
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from coder_tui.fake_agent.widths import char_width, text_width
 
 SPINNER_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
@@ -43,16 +45,6 @@ SYNC_OFF = "\x1b[?2026l"
 ERASE_LINE = "\x1b[2K"
 ERASE_BELOW = "\x1b[J"
 CLEAR_ALL = "\x1b[2J\x1b[3J\x1b[H"
-
-
-def char_width(char: str) -> int:
-    if unicodedata.combining(char):
-        return 0
-    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-
-
-def text_width(text: str) -> int:
-    return sum(char_width(c) for c in text)
 
 
 def printable(text: str) -> str:

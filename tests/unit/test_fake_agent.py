@@ -554,3 +554,99 @@ def test_runner_first_match_times_and_default() -> None:
     assert runner.reply_for(first, "ab") == "A ab"
     assert runner.reply_for(runner.pick("ab"), "ab") == "B"
     assert runner.reply_for(runner.pick("zz"), "zz") == "D zz"
+
+
+# --- cell widths: the fake agent's against the emulator's ------------------------------------
+
+# (text, cells) as measured in the emulator (Ghostty, grapheme clustering mode 2027 off, its
+# default): each code point keeps its own width, zero-width ones join the cell before.
+CLUSTERS = [
+    ("🇫🇷", 4),  # flag: two regional indicators, 2 cells each
+    ("🇫🇷🇩🇪", 8),
+    ("🇫", 2),  # a lone regional indicator
+    ("🇫🇷🇩", 6),  # an odd one out after a pair
+    ("👨\u200d👩\u200d👧", 6),  # ZWJ sequence: 2 + 0 + 2 + 0 + 2
+    ("👍🏽", 4),  # skin-tone modifier: 2 + 2
+    ("🏽", 2),  # the modifier alone
+    ("☺", 1),
+    ("☺\ufe0f", 1),  # VS16 does not widen a text-default symbol
+    ("❤", 1),
+    ("❤\ufe0f", 1),
+    ("😀\ufe0e", 2),  # VS15 does not narrow an emoji
+    ("1\ufe0f\u20e3", 1),  # keycap: 1 + 0 + 0
+    ("e\u0301", 1),  # combining acute accent
+    ("中文", 4),
+    ("中\u0301", 2),
+    ("カタカナ", 8),
+    ("한국어", 6),
+    ("\u1100\u1161", 2),  # Hangul jamo: leading 2, vowel 0
+    ("🏳\ufe0f\u200d🌈", 3),  # rainbow flag: the white flag is a 1-cell symbol
+    ("🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f", 2),  # tag sequence
+    ("a\u200bb", 2),  # zero width space
+    ("a\u00adb", 3),  # soft hyphen: 1 cell here
+    ("\u0600", 1),  # prepended concatenation mark: 1, though a format character
+    ("\u3164", 0),  # Hangul filler: 0, though East Asian Wide
+    ("\U0001fae8", 2),  # Unicode 15 emoji (Python 3.11's unicodedata is Unicode 14)
+    ("a\u0897", 1),  # Unicode 16 combining mark
+    ("✅⭐🚀", 6),
+    ("☃", 1),
+]
+
+
+def emulator_width(text: str) -> int:
+    """Columns the cursor moves in the emulator when ``text`` is written at a row's start."""
+    from coder_tui.core.emulator import Screen
+
+    with Screen(40, 2, scrollback_lines=0) as screen:
+        screen.feed(text.encode())
+        return screen.cursor_position[0]
+
+
+@pytest.mark.parametrize("text, cells", CLUSTERS, ids=[ascii(t) for t, _ in CLUSTERS])
+def test_cluster_widths_agree_with_the_emulator(text: str, cells: int) -> None:
+    from coder_tui.fake_agent.tui import text_width
+
+    assert emulator_width(text) == cells
+    assert text_width(text) == cells
+
+
+def test_every_code_point_width_agrees_with_the_emulator() -> None:
+    from coder_tui.core.emulator import Screen
+    from coder_tui.fake_agent.widths import char_width
+
+    wrong: list[str] = []
+    counts = {0: 0, 1: 0, 2: 0}
+    with Screen(8, 2, scrollback_lines=0) as screen:
+        for code in range(0x20, 0x110000):
+            if 0x7F <= code < 0xA0 or 0xD800 <= code < 0xE000:
+                continue  # controls (shown as pictures) and surrogates
+            screen.feed(b"\x1b[H\x1b[2Ka" + chr(code).encode())
+            measured = screen.cursor_position[0] - 1  # after "a", so a 0 is seen too
+            counts[measured] += 1
+            if char_width(chr(code)) != measured:
+                wrong.append(f"U+{code:04X} emulator {measured} fake agent {char_width(chr(code))}")
+    assert not wrong, f"{len(wrong)} differ (python -m coder_tui.fake_agent.widths): {wrong[:20]}"
+    assert counts[0] > 5000 and counts[2] > 150_000  # the sweep did see both kinds
+
+
+def test_wrapped_rows_fit_the_emulator_rows() -> None:
+    """Rows the fake agent wraps to 21 columns each fill one emulator row: no soft wrap."""
+    from coder_tui.core.emulator import Screen
+    from coder_tui.fake_agent.tui import REPLY_MARK, text_width, wrap
+
+    cols = 21
+    line = REPLY_MARK + "".join(text for text, _ in CLUSTERS) + "🇯🇵" * 7 + "x" * 30
+    rows = wrap(line, cols)
+    assert len(rows) > 5
+    assert all(text_width(row) <= cols for row in rows)
+    assert any(text_width(row) == cols for row in rows)
+    with Screen(cols, len(rows) + 1, scrollback_lines=0) as screen:
+        for index, row in enumerate(rows):
+            screen.feed(f"\x1b[{index + 1};1H{row}".encode())
+            x, y = screen.cursor_position
+            # the cursor stays on the row (at its last cell when the row is full)
+            assert (x, y) == (min(text_width(row), cols - 1), index), (index, row)
+        shown = [screen.row_text(index) for index in range(len(rows))]
+    # The emulator keeps every code point but the VS16 of a keycap (a digit base): 1⃣ comes
+    # back without it. Its width is the same either way (1 + 0 + 0).
+    assert shown == [row.rstrip().replace("1\ufe0f\u20e3", "1\u20e3") for row in rows]
