@@ -662,6 +662,14 @@ class CoderTuiApp(App[None]):
         closes = [s.close() for s in self.sessions if not any(a.session is s for a in self.agents)]
         await asyncio.gather(*stops, *closes, return_exceptions=True)
 
+    async def on_unmount(self) -> None:
+        """However the app ends (quit key, an exception, a test driver leaving), no child
+        outlives it: agents still running are stopped their polite way, then killed."""
+        self._quitting = True
+        if self.operator is not None and self.run_in_progress:
+            self.operator.leave()
+        await self.close_sessions()
+
     def kill_sessions_now(self) -> None:
         """Last resort after the loop stopped (a crash): no child may outlive the app."""
         for session in self.sessions:

@@ -3,6 +3,7 @@ policy and restart, driven through Textual's pilot with the fake agent in real P
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,19 @@ async def test_channel_formats_code_blocks_and_folds_long_replies(
         long_view.focus()
         await pilot.press("enter")
         assert f"line {FOLD_LINES + 4}" in long_view.render_text()
+
+
+async def test_no_agent_outlives_the_app_however_it_ends(
+    tmp_path: Path, scripted_profile: None
+) -> None:
+    """The app leaves without its quit key (here the test driver ends it): the agents' whole
+    process groups are gone all the same."""
+    app = make_app(tmp_path, "alpha=scripted,beta=scripted")
+    async with app.run_test(size=(140, 40)):
+        for agent in app.agents:
+            await agent.wait_for_status(AgentStatus.IDLE, within=15)
+        pids = [agent.session.pty.pid for agent in app.agents if agent.session.pty is not None]
+    assert len(pids) == 2
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pid, 0)  # each agent leads its own process group
