@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 PROMPT_EVENTS = {"UserPromptSubmit", "BeforeAgent"}
 TURN_END_EVENTS = {"Stop", "AfterAgent", "agent-turn-complete"}
 INTERRUPT_EVENTS = {"Interrupt"}  # Codex: a denied approval or Esc ends the turn with no Stop
-START_EVENTS = {"SessionStart"}
 NOTIFICATION_EVENTS = {"Notification"}
 PERMISSION_TYPES = {"permission_prompt", "ToolPermission"}
 PERMISSION_EVENTS = {"PermissionRequest"}  # Codex: raised as its approval prompt opens
@@ -311,9 +310,7 @@ class Agent:
                 return  # Codex's internal title-generation turn runs on another thread
             if turn_id and turn_id in self._ended_turn_ids:
                 return  # its Stop hook already ended this turn
-        if event in START_EVENTS:
-            pass
-        elif event in PERMISSION_EVENTS:
+        if event in PERMISSION_EVENTS:
             self._hook_approval(str(payload.get("tool_name", "")))
         elif event in TOOL_DONE_EVENTS:
             if self.status is AgentStatus.NEEDS_APPROVAL:
@@ -615,12 +612,9 @@ class Agent:
 
     @property
     def _has_prompt_hook(self) -> bool:
-        return self.profile.hooks in {
-            HookKind.CLAUDE,
-            HookKind.CODEX,
-            HookKind.GEMINI,
-            HookKind.FAKE,
-        }
+        """Every CLI with hooks here also reports accepted prompts (Codex since its per-launch
+        hooks table: UserPromptSubmit)."""
+        return self.has_hooks
 
     # --- approvals ----------------------------------------------------------------------------
 
