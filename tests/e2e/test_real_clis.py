@@ -85,6 +85,24 @@ async def start(app: CoderTuiApp) -> Agent:
     return agent
 
 
+async def next_turn(agent: Agent, after: int) -> str:
+    """The reply of the turn after ``after``; on a timeout the failure shows the agent's status,
+    its screen and its last hook events (a flaky run must say why)."""
+    try:
+        return await agent.wait_for_turn(after, within=TURN)
+    except TimeoutError:
+        events = agent.spec.events_file.read_text().splitlines()[-6:]
+        screen = "\n".join(agent.screen_lines())
+        pytest.fail(f"{agent.name} is {agent.status}; last hook events {events}\n{screen}")
+
+
+async def approval_asked(agent: Agent) -> None:
+    with contextlib.suppress(TimeoutError):
+        await agent.wait_for_status(AgentStatus.NEEDS_APPROVAL, within=TURN)
+    screen = "\n".join(agent.screen_lines())
+    assert agent.status is AgentStatus.NEEDS_APPROVAL, f"{agent.name} is {agent.status}\n{screen}"
+
+
 @pytest.mark.parametrize("cli", CLIS)
 async def test_prompt_is_submitted_once_and_reply_captured(world: World, cli: str) -> None:
     prompt = long_prompt(cli)
@@ -102,7 +120,7 @@ async def test_prompt_is_submitted_once_and_reply_captured(world: World, cli: st
         agent.subscribe(events.append)
 
         proof = await agent.deliver(prompt)
-        got = await agent.wait_for_turn(0, within=TURN)
+        got = await next_turn(agent, 0)
 
         assert got == reply
         assert world.server.user_texts(API[cli]) == [prompt]
@@ -136,20 +154,18 @@ async def test_file_write_waits_for_approval_from_coder_tui(world: World, cli: s
     async with app.run_test(size=(160, 45)) as pilot:
         agent = await start(app)
         await agent.deliver("Create approved.txt with the agreed content.")
-        status = await agent.wait_for_status(AgentStatus.NEEDS_APPROVAL, within=TURN)
-        assert status is AgentStatus.NEEDS_APPROVAL, agent.screen_lines()
+        await approval_asked(agent)
         assert not approved.exists()
         await pilot.press("ctrl+right_square_bracket", "a")  # leave the pane, approve
         await wait_for(approved.exists, TURN, message=lambda: "\n".join(agent.screen_lines()))
-        await agent.wait_for_turn(0, within=TURN)
+        await next_turn(agent, 0)
         assert approved.read_text() == "written after approval\n"
         assert agent.last_reply == "approved.txt is written"
 
         await agent.deliver("Create denied.txt with the agreed content.")
-        status = await agent.wait_for_status(AgentStatus.NEEDS_APPROVAL, within=TURN)
-        assert status is AgentStatus.NEEDS_APPROVAL, agent.screen_lines()
+        await approval_asked(agent)
         await pilot.press("ctrl+right_square_bracket", "d")  # leave the pane, deny
-        await agent.wait_for_turn(1, within=TURN)
+        await next_turn(agent, 1)
         assert agent.status is AgentStatus.IDLE
         assert not denied.exists()
         outcomes = world.server.tool_outcomes(API[cli])
@@ -157,6 +173,6 @@ async def test_file_write_waits_for_approval_from_coder_tui(world: World, cli: s
         assert not any(o.succeeded for o in outcomes[1:])
         # The agent goes on after a denial: the next prompt is answered.
         await agent.deliver("Fine, leave it.")
-        assert await agent.wait_for_turn(2, within=TURN) == "understood, no file"
+        assert await next_turn(agent, 2) == "understood, no file"
         assert not denied.exists()
         assert pane_text(app)  # the pane is drawn
