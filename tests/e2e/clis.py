@@ -39,5 +39,5 @@ def cli_path(name: str) -> Path:
         return found
     looked = ", ".join(str(d) for d in search_dirs())
     if shutil.which("npm") is None:
-        pytest.skip(f"{name} CLI not installed and npm is not available to install it")
+        pytest.skip(reason=f"{name} CLI not installed and npm is not available to install it")
     pytest.fail(f"{name} CLI not installed (looked in: {looked}); run tests/e2e/install-clis")
