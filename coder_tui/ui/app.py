@@ -341,6 +341,9 @@ _NAV_ACTIONS = {
 _RUN_ACTIONS = {"toggle_pause", "step_once", "answer_gate", "cancel_run"}
 
 
+LEAVE_TIMEOUT = 5.0  # seconds the operator gets, at quit, to record the run as paused
+
+
 class CoderTuiApp(App[None]):
     """Panes for commands and agents, with the agents' status and a channel."""
 
@@ -651,11 +654,18 @@ class CoderTuiApp(App[None]):
     async def action_quit(self) -> None:
         """Quit only after every child's process group is gone. A run in progress is left
         resumable: its operator stops first, so the agents' exits are not taken for failures."""
+        await self._leave()
+        self.exit()
+
+    async def _leave(self) -> None:
+        """Stop the run's operator (it records the run as paused once the step in flight
+        sees its agent gone), then every child, then wait briefly for the operator to save."""
         self._quitting = True
         if self.operator is not None and self.run_in_progress:
             self.operator.leave()
         await self.close_sessions()
-        self.exit()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=LEAVE_TIMEOUT)
 
     async def close_sessions(self) -> None:
         stops = [agent.stop() for agent in self.agents]
@@ -665,10 +675,7 @@ class CoderTuiApp(App[None]):
     async def on_unmount(self) -> None:
         """However the app ends (quit key, an exception, a test driver leaving), no child
         outlives it: agents still running are stopped their polite way, then killed."""
-        self._quitting = True
-        if self.operator is not None and self.run_in_progress:
-            self.operator.leave()
-        await self.close_sessions()
+        await self._leave()
 
     def kill_sessions_now(self) -> None:
         """Last resort after the loop stopped (a crash): no child may outlive the app."""
