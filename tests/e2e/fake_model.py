@@ -67,9 +67,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.e2e.serving import BackgroundServer
 
 Api = Literal["anthropic", "openai", "gemini"]
 APIS: tuple[Api, ...] = ("anthropic", "openai", "gemini")
@@ -209,48 +210,18 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}{next(_ids):06d}"
 
 
-class FakeModelServer:
-    """The fake model server; use as a context manager, or call :meth:`start` and :meth:`stop`."""
+class FakeModelServer(BackgroundServer):
+    """The fake model server; use as a context manager, or call :meth:`start` and :meth:`stop`.
+    ``url`` is the base URL, without ``/v1``."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self._state = _State()
-        self._httpd = _Server((host, 0), _Handler, self._state)
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> Self:
-        """Serve in a daemon thread; the port is bound already, so ``url`` is valid at once."""
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever, name="fake-model", daemon=True
-            )
-            self._thread.start()
-        return self
+        super().__init__(_Server((host, 0), _Handler, self._state), "fake-model")
 
     def stop(self) -> None:
         """Stop serving, cutting short any scripted pause still running."""
         self._state.stopping.set()
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """Base URL ``http://127.0.0.1:PORT``, without ``/v1``."""
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        super().stop()
 
     def script(self, api: Api, *turns: Turn) -> None:
         """Append turns to ``api``'s script; each new prompt of that API pops one."""

@@ -14,9 +14,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
+
+from tests.e2e.serving import BackgroundServer
 
 CODEX_TIP_HOST = "raw.githubusercontent.com"
 """Codex 0.169's TUI sends one ``CONNECT raw.githubusercontent.com:443`` per start (its
@@ -36,46 +37,14 @@ class ProxyAttempt:
     time: float
 
 
-class RefusingProxy:
+class RefusingProxy(BackgroundServer):
     """Refuses and records every proxied request; use as a context manager or start/stop."""
 
     def __init__(self, allowed: Iterable[str] = (), host: str = "127.0.0.1") -> None:
         self.allowed = frozenset(allowed)
         self._lock = threading.Lock()
         self._attempts: list[ProxyAttempt] = []
-        self._httpd = _Server((host, 0), _Handler, self)
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> Self:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever, name="refusing-proxy", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        super().__init__(_Server((host, 0), _Handler, self), "refusing-proxy")
 
     @property
     def attempts(self) -> list[ProxyAttempt]:
