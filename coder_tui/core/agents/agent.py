@@ -114,7 +114,6 @@ class Agent:
         self._approval_drawn = False  # the approval a hook announced has been on screen
         self._hook_approval_at = 0.0
         self._approval_gone_at: float | None = None
-        self._stale_approval: str | None = None  # approval text on screen when a turn ended
         self._startup_answered_at: dict[str, float] = {}
         self._delivery_lock = asyncio.Lock()
         self._status_changed = asyncio.Event()
@@ -360,12 +359,6 @@ class Agent:
             del self._ended_turn_ids[:-32]
 
     def _end_turn(self, reply: str, source: Source) -> None:
-        # A hook can end the turn before the CLI redraws: an answered approval prompt may
-        # still be on screen and must not read as a new question.
-        lines = self.screen_lines()
-        self._stale_approval = self._rules.find(
-            self._rules.approval, self._rules.approval_region(lines)
-        )
         timed_out = self._interrupted_at is not None
         self.turns += 1
         self.last_reply = reply
@@ -422,10 +415,11 @@ class Agent:
             None if self._pasting else rules.find(rules.approval, rules.approval_region(lines))
         )
         self._send_pending_answer(approval is not None)
-        if approval is None:
-            self._stale_approval = None
-        elif self.status is AgentStatus.IDLE and approval == self._stale_approval:
-            approval = None  # still the answered prompt of the turn a hook just ended
+        if self.status is AgentStatus.IDLE and self._has_prompt_hook:
+            # A new turn of a CLI with a prompt hook starts with that hook (typed in the pane
+            # or delivered). What the screen shows while idle is the last turn's frame not yet
+            # redrawn (its Stop hook can come first): a stale spinner or approval prompt.
+            return
         if approval is not None:
             self._approval_drawn = True
             self._set_status(AgentStatus.NEEDS_APPROVAL, Source.SCREEN, approval)
