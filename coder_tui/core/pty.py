@@ -213,14 +213,16 @@ class PtySession:
         *,
         cwd: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None,
+        env_unset: Sequence[str] = (),
         cols: int = 80,
         rows: int = 24,
     ) -> PtySession:
         """Start ``argv`` on a new PTY of ``cols`` x ``rows``; does not start reading.
 
         env is merged over os.environ; TERM=xterm-256color and COLORTERM=truecolor are
-        always set (env may override). The child gets its own session and process group
-        (ptyprocess does setsid), so close() can kill everything it started.
+        always set (env may override); names in env_unset are removed. The child gets its own
+        session and process group (ptyprocess does setsid), so close() can kill everything it
+        started.
         """
         args = [str(a) for a in argv]
         if not args:
@@ -230,6 +232,8 @@ class PtySession:
         full_env.update(TERM="xterm-256color", COLORTERM="truecolor")
         if env:
             full_env.update(env)
+        for name in env_unset:
+            full_env.pop(name, None)
         workdir = None
         if cwd is not None:
             workdir = os.fspath(cwd)

@@ -29,6 +29,7 @@ class TerminalSession:
         *,
         cwd: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None,
+        env_unset: Sequence[str] = (),
         cols: int = 80,
         rows: int = 24,
         scrollback_lines: int = 10_000,
@@ -38,6 +39,7 @@ class TerminalSession:
         self.argv = list(argv)
         self.cwd = cwd
         self.env = dict(env) if env else None
+        self.env_unset = tuple(env_unset)
         self.screen = Screen(
             cols,
             rows,
@@ -80,7 +82,14 @@ class TerminalSession:
         screen and kept in ``error``; the caller's app keeps running either way."""
         cols, rows = self.screen.size
         try:
-            self.pty = PtySession.spawn(self.argv, cwd=self.cwd, env=self.env, cols=cols, rows=rows)
+            self.pty = PtySession.spawn(
+                self.argv,
+                cwd=self.cwd,
+                env=self.env,
+                env_unset=self.env_unset,
+                cols=cols,
+                rows=rows,
+            )
         except CommandNotFoundError as exc:
             self._fail(str(exc))
             return False

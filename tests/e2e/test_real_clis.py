@@ -176,3 +176,25 @@ async def test_file_write_waits_for_approval_from_coder_tui(world: World, cli: s
         assert await next_turn(agent, 2) == "understood, no file"
         assert not denied.exists()
         assert pane_text(app)  # the pane is drawn
+
+
+async def test_every_cli_starts_at_its_prompt_in_a_ci_shell(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI machines (and some users' shells) export CI=true; Gemini CLI then skips its UI and
+    exits 42 even on a terminal. A pane is a terminal: all three start at their prompt, and the
+    channel says what was removed from Gemini's environment."""
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    world.server.script("gemini", Reply("gemini answers in a CI shell"))
+    app = make_app(world, ",".join(CLIS))
+    async with app.run_test(size=(160, 45)):
+        for agent in app.agents:
+            with contextlib.suppress(TimeoutError):
+                await agent.wait_for_status(AgentStatus.IDLE, within=STARTUP)
+        states = {a.name: (a.status, "\n".join(a.screen_lines()[-8:])) for a in app.agents}
+        assert all(status is AgentStatus.IDLE for status, _ in states.values()), states
+        gemini = app.agents[CLIS.index("gemini")]
+        await gemini.deliver("Say hello.")
+        assert await next_turn(gemini, 0) == "gemini answers in a CI shell"
+        assert any("CI, GITHUB_ACTIONS not passed to Gemini CLI" in n for n in app.launch_notes)

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.e2e.conftest import World
 from tests.e2e.fake_model import Reply, WriteFile
 
@@ -36,6 +38,10 @@ FIXED = (
 FIX_1 = "1 DONE: calc.py divide() raises ValueError for b == 0.\nRan: pytest -q (1 passed)."
 REVIEW_2 = "Point 1 is addressed: divide() checks b == 0.\n\nVERDICT: APPROVE"
 CHECK_1 = "Ran: pytest -q -> 1 passed.\nProblems found: none\n\nCHECK: PASS"
+
+# Two full runs of three real CLIs: above the suite's 120 s, and above the waits inside, so a
+# slow run fails with their message (what the run printed), not with a bare timeout.
+pytestmark = pytest.mark.timeout(420)
 EXPECTED = [
     ("reviewer", "review", 1, REVIEW_1),
     ("fixer", "fix", 1, FIX_1),
@@ -44,7 +50,7 @@ EXPECTED = [
 ]
 
 
-def coder_tui(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def coder_tui(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "coder_tui", *args],
         cwd=cwd,
@@ -97,7 +103,7 @@ def test_review_fix_with_claude_codex_and_gemini(world: World) -> None:
     assert "succeeded" in done.stdout
 
 
-def test_review_fix_resumes_after_kill_9_with_claudes_session(world: World) -> None:
+def test_review_fix_resumes_after_kill_9_with_claudes_session(world: World, tmp_path: Path) -> None:
     world.server.script(
         "anthropic",
         Reply(REVIEW_1),
@@ -106,30 +112,40 @@ def test_review_fix_resumes_after_kill_9_with_claudes_session(world: World) -> N
     )
     world.server.script("openai", WriteFile(str(world.project / "calc.py"), FIXED, then=FIX_1))
     world.server.script("gemini", Reply(CHECK_1))
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "coder_tui",
-            "run",
-            "review-fix",
-            "--task",
-            TASK,
-            "--agents",
-            AGENTS,
-            "--headless",
-        ],
-        cwd=world.project,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        # Kill while Claude works on round 2 (its second turn is in flight at the server).
-        in_round_2 = world.server.wait_until(
-            lambda server: len(server.user_texts("anthropic")) == 2, timeout=180
+    output = tmp_path / "first-run.log"
+    with output.open("w") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "coder_tui",
+                "run",
+                "review-fix",
+                "--task",
+                TASK,
+                "--agents",
+                AGENTS,
+                "--headless",
+            ],
+            cwd=world.project,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-        assert in_round_2, f"round 2 never started: {world.server.user_texts('anthropic')}"
+    try:
+        # Kill while Claude works on round 2 (its second turn is in flight at the server); a
+        # run that ends before that fails here with what it printed.
+        deadline = time.monotonic() + 180
+        while not world.server.wait_until(
+            lambda server: len(server.user_texts("anthropic")) == 2, timeout=1
+        ):
+            ended = proc.poll() is not None
+            if ended or time.monotonic() > deadline:
+                pytest.fail(
+                    f"round 2 never started ({'the run ended' if ended else 'timeout'}); "
+                    f"Claude's prompts: {world.server.user_texts('anthropic')}\n"
+                    + output.read_text()[-4000:]
+                )
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
         if proc.poll() is None:

@@ -225,6 +225,21 @@ def test_gemini_without_a_gemini_folder_gets_a_note(profiles, tmp_path: Path) ->
     assert any("run `gemini` once" in note for note in spec.notes)
 
 
+def test_gemini_never_sees_the_ci_switch_that_makes_it_headless(
+    profiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    quiet = launch(profiles, "gemini", tmp_path)
+    assert quiet.env_unset == ["CI", "GITHUB_ACTIONS"]
+    assert not any("not passed" in note for note in quiet.notes)  # nothing was there to remove
+    monkeypatch.setenv("CI", "true")
+    spec = launch(profiles, "gemini", tmp_path)
+    assert spec.env_unset == ["CI", "GITHUB_ACTIONS"]
+    assert "gemini-a: CI not passed to Gemini CLI (env_unset in its profile)" in spec.notes
+    assert launch(profiles, "claude", tmp_path).env_unset == []  # others keep the user's CI
+
+
 def test_skip_approval_only_when_asked(profiles, tmp_path: Path) -> None:
     assert "--yolo" not in launch(profiles, "gemini", tmp_path).argv
     spec = launch(profiles, "gemini", tmp_path, skip_approval=True)

@@ -214,6 +214,17 @@ async def test_env_may_override_term(spawn: Spawner, wait_for: WaitFor) -> None:
     assert out.text.strip() == "dumb"
 
 
+async def test_env_unset_removes_inherited_variables(
+    spawn: Spawner, wait_for: WaitFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("KEPT", "yes")
+    code = "import os; print(os.environ.get('CI', '<unset>'), os.environ['KEPT'])"
+    _session, out = spawn(py(code), env_unset=["CI"])
+    await wait_for(lambda: out.exits)
+    assert out.text.strip() == "<unset> yes"
+
+
 async def test_command_is_looked_up_on_the_child_path(
     spawn: Spawner, wait_for: WaitFor, tmp_path: Path
 ) -> None:

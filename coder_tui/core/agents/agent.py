@@ -98,7 +98,9 @@ class Agent:
         self.policy = policy
         self.profile = profile
         self.spec = spec
-        self.session = TerminalSession(spec.argv, cwd=spec.cwd, env=spec.env, cols=cols, rows=rows)
+        self.session = TerminalSession(
+            spec.argv, cwd=spec.cwd, env=spec.env, env_unset=spec.env_unset, cols=cols, rows=rows
+        )
         self.status = AgentStatus.STARTING
         self.status_source = Source.SCREEN
         self.session_id = spec.session_id

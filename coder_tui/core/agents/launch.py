@@ -38,6 +38,7 @@ class LaunchSpec:
     session_id: str | None
     notes: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)  # per-launch files written for it
+    env_unset: list[str] = field(default_factory=list)  # removed from the inherited environment
 
 
 def hook_command(events_file: Path, agent: str, kind: HookKind) -> list[str]:
@@ -108,6 +109,13 @@ def prepare_launch(
     args += _fill(profile.args, values)
     env = {key: _fill([value], values)[0] for key, value in profile.env.items()}
     spec = LaunchSpec(argv=[], env=env, cwd=cwd, events_file=events_file, session_id=session_id)
+    spec.env_unset = [name for name in profile.env_unset if name not in env]
+    removed = [name for name in spec.env_unset if name in os.environ]
+    if removed:
+        spec.notes.append(
+            f"{agent}: {', '.join(removed)} not passed to {profile.title or profile.name} "
+            "(env_unset in its profile)"
+        )
     hook = hook_command(events_file, agent, profile.hooks)
     if profile.hooks is HookKind.CLAUDE:
         args += _claude_hooks(spec, agent_dir, hook)

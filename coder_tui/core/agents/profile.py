@@ -106,6 +106,9 @@ class AgentProfile(_Strict):
     command: list[str] = Field(min_length=1)
     args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
+    # Variables removed from the CLI's environment, e.g. ones that switch it to headless mode
+    # (Gemini CLI runs headless, and exits, whenever CI=true: a pane is always interactive).
+    env_unset: list[str] = Field(default_factory=list)
     install: str = ""  # the exact command that installs the CLI, shown when it is missing
     version_args: list[str] = Field(default_factory=lambda: ["--version"])
     first_prompt_args: list[str] | None = None  # e.g. ["{prompt}"]; None: deliver after start
