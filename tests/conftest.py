@@ -35,11 +35,18 @@ def wait_for_fixture() -> Callable[..., Awaitable[None]]:
     return wait_for
 
 
+CI_FLAGS = ("CI", "GITHUB_ACTIONS")
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every test gets its own HOME and CODER_TUI_HOME: no test may read or touch the user's."""
+    """Every test gets its own HOME and CODER_TUI_HOME: no test may read or touch the user's.
+    The CI flags are removed too (the CI machine sets CI=true): a test that is about them sets
+    them itself, and every other test sees the same environment on a laptop and in CI."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("CODER_TUI_HOME", str(home / ".coder-tui"))
+    for name in CI_FLAGS:
+        monkeypatch.delenv(name, raising=False)
