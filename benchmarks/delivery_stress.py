@@ -46,12 +46,15 @@ the agent at working / needs-approval while it was on screen, so every later del
 agent timed out: they are also delivered as separate *probes*, each to a fresh agent followed by
 one plain prompt, and reported on their own.
 
-Screen-only limits (reported, not hidden): a reply read from the screen cannot show trailing
-blanks of a line nor blank lines at its ends (a terminal row has no trailing-space state), and
-the fake agent hard-wraps rows at the pane width like Ink-based CLIs do, so a line wider than the
-pane (``wide-line`` tag: mark + line > cols cells) comes back split. Replies are also cut from a
-scrollback of 10,000 rows. Mismatches are broken down by tag, and screen-only replies are also
-compared modulo trailing whitespace to separate these limits from real defects.
+Screen-only reading: the fake agent writes each line's text and nothing after it, and lets the
+terminal wrap a line wider than the pane (``--wrap terminal``, its default). The reply is read
+from the emulator with written trailing spaces kept (Ghostty tells a written space from an empty
+cell) and soft wraps joined, so trailing blanks, blank and whitespace-only lines at either end
+and wide lines all come back exactly; the texts are not made "screen safe" first. With
+``--agent-wrap self`` the agent breaks wide lines into indented rows itself, as Ink-based CLIs
+do; a screen cannot tell such a break from a newline, so those replies differ by exactly the
+breaks' newlines (reported as that cause, ``wide-line`` tag). Replies are also cut from a
+scrollback of 10,000 rows (reported as a cause of its own).
 
 Usage::
 
@@ -71,7 +74,6 @@ import difflib
 import json
 import math
 import random
-import re
 import shutil
 import sys
 import tempfile
@@ -93,7 +95,7 @@ from coder_tui.core.agents.events import (
 )
 from coder_tui.core.agents.launch import prepare_launch
 from coder_tui.core.agents.profile import AgentProfile, HookKind, load_profiles
-from coder_tui.fake_agent.tui import printable, text_width, wrap
+from coder_tui.fake_agent.tui import text_width
 
 PASTE_END = "\x1b[201~"
 MAX_BYTES = 20 * 1024
@@ -171,17 +173,6 @@ def expected_reply(text: str) -> str:
     return REPLY_PREFIX + expected_prompt(text)
 
 
-def screen_normal(text: str) -> str:
-    """A reply as a screen can show it at best: lines without trailing blanks, no blank lines
-    at either end (what ``Agent._screen_reply`` also does)."""
-    lines = [line.rstrip() for line in text.split("\n")]
-    while lines and not lines[0]:
-        lines.pop(0)
-    while lines and not lines[-1]:
-        lines.pop()
-    return "\n".join(lines)
-
-
 def _cjk(rng: random.Random) -> str:
     blocks = [(0x4E00, 0x9FFF), (0x3041, 0x3096), (0x30A1, 0x30FA), (0xAC00, 0xD7A3)]
     lo, hi = rng.choice(blocks)
@@ -194,23 +185,6 @@ def _long_line(rng: random.Random, screen: bool) -> str:
     if screen:
         return " ".join(words)
     return "\t".join(words) if rng.random() < 0.2 else " ".join(words)
-
-
-def screen_safe(text: str, cols: int) -> str:
-    """``text`` changed into what a reply read from a ``cols``-wide screen can carry exactly:
-    no trailing blanks, no blank lines, no line wider than the pane (split)."""
-    limit = cols - FIRST_MARK_WIDTH - 2
-    out: list[str] = []
-    for line in text.split("\n"):
-        while line:
-            cut, used = 0, 0
-            while cut < len(line) and used + text_width(line[cut]) <= limit:
-                used += text_width(line[cut])
-                cut += 1
-            head, line = line[:cut].rstrip(), line[cut:]
-            if head.strip():
-                out.append(head)
-    return "\n".join(out) or "x"
 
 
 def _fragment(rng: random.Random, *, screen: bool, status_markers: bool) -> str:
@@ -410,6 +384,7 @@ async def start_agent(
     quiescence: float | None = None,
     reply_delay: float = 0.1,
     chunk_delay: float = 0.002,
+    agent_wrap: str = "terminal",
 ) -> tuple[Agent, list[AgentEvent]]:
     """The fake agent with the echo script, started and idle (the test_agent_fake pattern)."""
     profile = fake_profile(hooks, quiescence)
@@ -422,7 +397,7 @@ async def start_agent(
         agent=name,
         cwd=work,
         agent_dir=root / "run" / name,
-        extra_args=["--script", str(script)],
+        extra_args=["--script", str(script), "--wrap", agent_wrap],
     )
     spec.env["FAKE_AGENT_STATE_DIR"] = str(root / "fake-state")
     agent = Agent(name, profile, spec, cols=cols, rows=rows)
@@ -516,6 +491,7 @@ async def run_mode(
     turn_timeout: float = 120.0,
     max_consecutive_failures: int = 5,
     progress: Callable[[int, list[Delivery], float], None] | None = None,
+    agent_wrap: str = "terminal",
 ) -> ModeRun:
     """All ``samples`` to one agent, in order; returns what happened (checked by ``check``)."""
     started = time.monotonic()
@@ -527,6 +503,7 @@ async def run_mode(
         quiescence=quiescence,
         reply_delay=reply_delay,
         chunk_delay=chunk_delay,
+        agent_wrap=agent_wrap,
     )
     deliveries: list[Delivery] = []
     aborted = None
@@ -566,89 +543,26 @@ async def run_mode(
 # --------------------------------------------------------------------------- checking
 
 
-_DECORATION = re.compile(r"^(?:⏺|●|✦|•|⎿)\s?")  # as Agent's reply-block marks
-
-
-def _rows(mark: str, text: str, cols: int) -> list[str]:
-    """A transcript entry as the fake agent draws it: hard-wrapped rows, trailing blanks gone."""
-    rows: list[str] = []
-    for index, line in enumerate(text.split("\n")):
-        rows += wrap((mark if index == 0 else "  ") + printable(line), cols)
-    return [row.rstrip() for row in rows]
-
-
-def screen_reply_model(text: str, cols: int, *, echo: str, blank_bug: bool) -> str:
-    """The reply a screen reader gets for ``text``: the echo of the prompt and the reply block
-    as the fake agent draws them, then the steps of Agent._screen_reply. With
-    ``echo="consumed"`` and ``blank_bug=False`` only what a screen cannot show is lost
-    (trailing blanks, edge blank lines, the newlines the pane-width wrap adds). The other
-    settings reproduce the defects found: ``echo="row-match"`` the echo matched row by row (a
-    wrapped echo row stops the match), ``echo="kept"`` the echo not recognised at all, and
-    ``blank_bug`` a blank line ending the hanging-indent removal."""
-    prompt = expected_prompt(text)
-    echo_rows = _rows("> ", prompt, cols)
-    added = [*echo_rows, "", *_rows("⏺ ", REPLY_PREFIX + prompt, cols)]
-    at = 0
-    if echo == "consumed":
-        at = len(echo_rows)
-    elif echo == "row-match":
-        while at < len(added) and not added[at].strip():
-            at += 1
-        for index, line in enumerate(prompt.split("\n")):
-            shown = added[at].strip() if at < len(added) else None
-            if shown is not None and index == 0 and shown[:1] in {">", "›", "❯"}:
-                shown = shown[1:].strip()
-            if shown != line.strip():
-                break
-            at += 1
-    body: list[str] = []
-    indent = ""
-    for line in added[at:]:
-        match = _DECORATION.match(line)
-        if match:
-            indent = " " * len(match.group(0))
-            body.append(line[match.end() :])
-        elif indent and line.startswith(indent):
-            body.append(line[len(indent) :])
-        elif indent and not line and not blank_bug:
-            body.append(line)
-        else:
-            indent = ""
-            body.append(line)
-    return screen_normal("\n".join(body))
-
-
 SCREEN_CAUSES = (
-    "screen limits only (trailing blanks, edge blank lines, wide lines wrapped)",
-    "BUG (fixed in 859d1b4) a blank line ends the reply's indent removal",
-    "BUG (fixed in 859d1b4) prompt wider than the pane: its echo is returned in the reply",
-    "BUG prompt whose first line is blank: its echo is returned in the reply",
+    "the agent broke a line wider than the pane itself (--agent-wrap self): only those "
+    "breaks' newlines differ",
     "BUG empty reply: the turn's last lines repeat those before it (anchor found at the end)",
-    "BUG (fixed in 859d1b4) scrollback cap reached during the turn: reply = old scrollback",
+    "BUG scrollback cap reached during the turn: reply = old scrollback",
     "unexplained",
 )
 
 
-def screen_cause(delivery: Delivery, cols: int) -> str:
-    """Why a screen-only reply is not exact, from the models above (first that fits)."""
-    text, reply = delivery.sample.text, delivery.reply
-
-    def model(echo: str, blank_bug: bool = False) -> str:
-        return screen_reply_model(text, cols, echo=echo, blank_bug=blank_bug)
-
-    if reply == model("consumed"):
+def screen_cause(delivery: Delivery) -> str:
+    """Why a screen-only reply is not exact (the first cause that fits)."""
+    want = expected_reply(delivery.sample.text)
+    reply = delivery.reply or ""
+    if reply.replace("\n", "") == want.replace("\n", "") and reply.count("\n") > want.count("\n"):
         return SCREEN_CAUSES[0]
-    if reply == model("consumed", blank_bug=True):
-        return SCREEN_CAUSES[1]
-    if reply in {model("row-match"), model("row-match", blank_bug=True)}:
-        return SCREEN_CAUSES[2]
-    if reply in {model("kept"), model("kept", blank_bug=True)}:
-        return SCREEN_CAUSES[3]
     if reply == "":
-        return SCREEN_CAUSES[4]
+        return SCREEN_CAUSES[1]
     if delivery.trimmed:
-        return SCREEN_CAUSES[5]
-    return SCREEN_CAUSES[6]
+        return SCREEN_CAUSES[2]
+    return SCREEN_CAUSES[3]
 
 
 @dataclass
@@ -668,7 +582,6 @@ class Check:
     once_ok: int = 0
     unexpected_entries: list[str] = field(default_factory=list)
     replies_exact: int = 0
-    replies_screen_equal: int = 0  # equal modulo what a screen cannot show
     failures: list[Failure] = field(default_factory=list)
     extra_turns: int = 0
     causes: Counter[str] = field(default_factory=Counter)  # screen-only reply mismatches
@@ -683,7 +596,7 @@ def _short(value: object, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 25] + f"...<{len(text)} chars>"
 
 
-def check(run: ModeRun, cols: int = 200) -> Check:
+def check(run: ModeRun) -> Check:
     """Exactly once (transcript vs the successful deliveries) and exact replies."""
     result = Check()
     ok_deliveries = [d for d in run.deliveries if d.proof is not None]
@@ -723,12 +636,9 @@ def check(run: ModeRun, cols: int = 200) -> Check:
         want = expected_reply(delivery.sample.text)
         if delivery.reply == want:
             result.replies_exact += 1
-            result.replies_screen_equal += 1
             continue
-        if screen_normal(delivery.reply) == screen_normal(want):
-            result.replies_screen_equal += 1
         if run.mode == "screen":
-            result.causes[screen_cause(delivery, cols)] += 1
+            result.causes[screen_cause(delivery)] += 1
         result.failures.append(
             Failure(
                 delivery.index, "reply", delivery.sample.text,
@@ -762,11 +672,6 @@ def report(run: ModeRun, result: Check, *, label: str, screen: bool) -> list[str
     )
     replied = sum(d.reply is not None for d in deliveries)
     out.append(f"   replies exact:       {result.replies_exact}/{replied}")
-    if screen:
-        out.append(
-            f"   replies equal modulo trailing blanks / edge blank lines: "
-            f"{result.replies_screen_equal}/{replied}"
-        )
     out.append(
         f"   extra TurnEnded events: {result.extra_turns}   ApprovalRequested events: "
         f"{run.approval_events}"
@@ -823,10 +728,10 @@ def delivery_tags(delivery: Delivery) -> frozenset[str]:
     return delivery.sample.tags | extra
 
 
-# Screen-only: what a screen cannot show (inherent) and the causes of known defects (see the
-# report); a failure with none of these tags is unexplained.
-LIMIT_TAGS = frozenset({"trailing-ws", "edge-blank-line", "wide-line"})
-KNOWN_DEFECT_TAGS = frozenset({"inner-blank-line", "scrollback-trimmed"})
+# What a screen cannot carry when the agent breaks wide lines itself (--agent-wrap self), and
+# a known cause of loss; a failure with none of these tags is unexplained.
+LIMIT_TAGS = frozenset({"wide-line"})
+KNOWN_DEFECT_TAGS = frozenset({"scrollback-trimmed"})
 
 
 def tag_table(deliveries: Sequence[Delivery], result: Check) -> list[str]:
@@ -903,6 +808,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reply-delay", type=float, default=0.1)
     parser.add_argument("--chunk-delay", type=float, default=0.002)
     parser.add_argument("--quiescence", type=float, help="screen quiescence (profile: 1.0 s)")
+    parser.add_argument(
+        "--agent-wrap",
+        choices=["terminal", "self"],
+        default="terminal",
+        help="how the fake agent wraps a line wider than the pane (its --wrap)",
+    )
     parser.add_argument("--no-status-markers-in-stream", action="store_true")
     parser.add_argument("--no-probes", action="store_true", help="skip the status-marker probes")
     parser.add_argument("--dump", type=Path, help="write every failure as JSONL here")
@@ -915,7 +826,8 @@ async def amain(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="delivery-stress-"))
     print(
         f"pane {args.cols}x{args.rows}, reply delay {args.reply_delay}s, chunk delay "
-        f"{args.chunk_delay}s, seed {args.seed}, max {args.max_bytes} B, temp {tmp}",
+        f"{args.chunk_delay}s, seed {args.seed}, max {args.max_bytes} B, agent wraps: "
+        f"{args.agent_wrap}, temp {tmp}",
         flush=True,
     )
     verdicts = []
@@ -943,9 +855,9 @@ async def amain(args: argparse.Namespace) -> None:
             run = await run_mode(
                 samples, hooks=not screen, root=tmp / mode, cols=args.cols, rows=args.rows,
                 quiescence=args.quiescence, reply_delay=args.reply_delay,
-                chunk_delay=args.chunk_delay, progress=progress,
+                chunk_delay=args.chunk_delay, progress=progress, agent_wrap=args.agent_wrap,
             )  # fmt: skip
-            result = check(run, args.cols)
+            result = check(run)
             label = "hook mode" if not screen else "screen-only mode"
             for line in report(run, result, label=label, screen=screen):
                 print(line, flush=True)

@@ -14,6 +14,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pyghostty
+import pyghostty.core as pyghostty_core
 from pyghostty import ffi, lib
 
 if TYPE_CHECKING:
@@ -349,9 +350,30 @@ class Screen:
         """The visible active screen as plain text, trailing blanks trimmed."""
         return str(self._term.text())
 
-    def contents(self) -> str:
-        """Scrollback and screen as plain text, soft wraps joined."""
-        return str(self._term.contents())
+    def contents(self, *, trim: bool = True) -> str:
+        """Scrollback and screen as plain text, soft wraps joined.
+
+        ``trim=False`` keeps the spaces the program wrote at the end of a line (and lines of
+        only spaces): Ghostty knows a written space from a cell never written or erased, which
+        is not text either way. Who reads a reply off the screen needs that difference."""
+        if trim:
+            return str(self._term.contents())
+        selection = pyghostty_core.init_sized("GhosttySelection")
+        found = lib.ghostty_terminal_select_all(self._term._t[0], selection)
+        if found == lib.GHOSTTY_NO_VALUE:
+            return ""
+        _check(found, "select_all")
+        options = pyghostty_core.init_sized("GhosttyTerminalSelectionFormatOptions")
+        options.emit = lib.GHOSTTY_FORMATTER_FORMAT_PLAIN
+        options.unwrap, options.trim, options.selection = True, False, selection
+        terminal = self._term._t[0]
+        return str(
+            pyghostty_core.read_buf(
+                lambda buf, size, written: lib.ghostty_terminal_selection_format_buf(
+                    terminal, options[0], buf, size, written
+                )
+            )
+        )
 
     def row_text(self, y: int) -> str:
         """One viewport row as plain text, trailing blanks trimmed (for screen rules and tests)."""

@@ -53,6 +53,7 @@ class Options:
     paste_enter_guard_ms: int = 0
     paste_enter_mode: Literal["newline", "drop"] = "newline"
     alt_screen: bool = False
+    wrap: Literal["terminal", "self"] = "terminal"
     approval_mode: Literal["ask", "auto"] = "ask"
     log: Path | None = None
     prompt: str | None = None
@@ -85,6 +86,14 @@ def parse_args(argv: Sequence[str]) -> Options:
         help="what a guarded Enter does: insert a newline (Gemini) or nothing (Claude)",
     )
     parser.add_argument("--alt-screen", action="store_true", help="draw on the alternate screen")
+    parser.add_argument(
+        "--wrap",
+        choices=["terminal", "self"],
+        default="terminal",
+        help="a transcript line wider than the screen: the terminal wraps it (like line-"
+        "oriented CLIs; a screen reader can join it back) or the agent breaks it into indented "
+        "rows itself (like Ink-based CLIs)",
+    )
     parser.add_argument("--approval-mode", choices=["ask", "auto"], default="ask")
     parser.add_argument("--log", type=Path, help="debug log file")
     args = parser.parse_args(argv)
@@ -107,6 +116,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         paste_enter_guard_ms=args.paste_enter_guard,
         paste_enter_mode=args.paste_enter_mode,
         alt_screen=args.alt_screen,
+        wrap=args.wrap,
         approval_mode=args.approval_mode,
         log=args.log,
         prompt=args.prompt,
@@ -159,7 +169,11 @@ class FakeAgent:
         self.hooks = HookRunner(options.hook_command) if options.hook_command else None
         self.in_fd = sys.stdin.fileno()
         self.out_fd = sys.stdout.fileno()
-        self.renderer = tui.Renderer(tui.write_all(self.out_fd), alt_screen=options.alt_screen)
+        self.renderer = tui.Renderer(
+            tui.write_all(self.out_fd),
+            alt_screen=options.alt_screen,
+            terminal_wraps=options.wrap == "terminal",
+        )
         self.parser = InputParser()
 
         self.static: list[str] = []

@@ -8,9 +8,12 @@ cursor up to its first row, erase and rewrite each row, erase below. Each redraw
 in synchronized-output marks (``?2026``). With ``alt_screen`` the whole screen is repainted
 instead, on the alternate screen, like Codex.
 
-Every row is wrapped or cut to the terminal width here, so the number of rows written is
-known exactly and the cursor arithmetic stays right. Widths are the emulator's own (see
-``widths``): a flag emoji is 4 cells there, not the 2 a grapheme-aware table would say.
+Every row of the dynamic region is wrapped or cut to the terminal width here, so the number
+of rows written is known exactly and the cursor arithmetic stays right. Finished transcript
+lines are either wrapped here too (``--wrap self``) or written whole for the terminal to wrap
+(the default): they are never redrawn, so their row count does not matter. Widths are the
+emulator's own (see ``widths``): a flag emoji is 4 cells there, not the 2 a grapheme-aware table
+would say.
 """
 
 from __future__ import annotations
@@ -201,9 +204,16 @@ def write_all(fd: int) -> Writer:
 class Renderer:
     """Owns the terminal's screen state: modes, the emitted static lines, the dynamic rows."""
 
-    def __init__(self, write: Writer, *, alt_screen: bool = False) -> None:
+    def __init__(
+        self, write: Writer, *, alt_screen: bool = False, terminal_wraps: bool = False
+    ) -> None:
         self._write = write
         self.alt_screen = alt_screen
+        # Transcript lines (inline mode) wider than the screen: written whole and wrapped by
+        # the terminal (soft wraps, which a reader of the screen can join back), or broken into
+        # indented rows here, as Ink-based CLIs do. Rows of the dynamic region are always
+        # broken here: their number must be known to redraw them in place.
+        self.terminal_wraps = terminal_wraps
         self._emitted = 0  # static lines already written (inline mode)
         self._dynamic_rows = 0  # rows of the dynamic region now on screen (inline mode)
         self._title: str | None = None
@@ -251,7 +261,11 @@ class Renderer:
         # Erase first: after a full-width last row the cursor sits on that row's last cell,
         # and an erase written after the rows would wipe it.
         out.append(ERASE_BELOW)
-        new_rows = [row for line in static[self._emitted :] for row in wrap(line, cols)]
+        if self.terminal_wraps:
+            # Everything below was just erased: a whole line wraps onto clean rows.
+            new_rows = list(static[self._emitted :])
+        else:
+            new_rows = [row for line in static[self._emitted :] for row in wrap(line, cols)]
         self._emitted = len(static)
         all_rows = new_rows + dynamic
         for index, row in enumerate(all_rows):

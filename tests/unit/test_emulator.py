@@ -528,6 +528,15 @@ def test_writing_exactly_cols_leaves_wrap_pending(make_screen: Callable[..., Scr
     assert lines(s) == ["abcde", "x", ""]
 
 
+def test_untrimmed_contents_keep_written_spaces_only(make_screen: Callable[..., Screen]) -> None:
+    # Written trailing spaces and a line of written spaces are text; an erased line, a
+    # never-written line and the cells after the text are not. Soft wraps are still joined.
+    data = "abc   \r\n  \r\ngone\x1b[2K\r\n\r\n" + "L" * 12 + "  \r\n🇯🇵 中 \r\nend"
+    s = make_screen(5, 10, data)
+    assert s.contents(trim=False) == "abc   \n  \n\n\n" + "L" * 12 + "  \n🇯🇵 中 \nend"
+    assert s.contents() == "abc\n\n\n\n" + "L" * 12 + "\n🇯🇵 中\nend"
+
+
 def test_decawm_off_does_not_wrap(make_screen: Callable[..., Screen]) -> None:
     s = make_screen(5, 3, b"\x1b[?7labcdef")
     assert lines(s) == ["abcdf", "", ""]

@@ -491,21 +491,42 @@ class Agent:
         return True
 
     def _snapshot_lines(self) -> list[str]:
-        """Scrollback and screen, soft wraps joined, without the input box and below."""
-        lines = self.session.screen.contents().split("\n")
+        """Scrollback and screen, soft wraps joined, without the input box and below. Written
+        trailing spaces are kept where the profile says they are text."""
+        keep = self.profile.screen.trailing_spaces_are_text
+        lines = self.session.screen.contents(trim=not keep).split("\n")
         return self._rules.above_input(lines)
 
     def _screen_reply(self) -> str:
         """The text the turn added to the screen: what follows the last lines that were there
         at submit, after the CLI's echo of the prompt, without busy markers and the reply
-        block's decoration."""
+        block's decoration.
+
+        Where trailing spaces are text, a line the CLI wrote (even only its indent) is part of
+        the reply and only rows it never wrote (spacers) are cut from its ends, so blank lines
+        and trailing spaces of the reply survive. Otherwise a screen cannot tell them from
+        padding: blank lines at the ends and trailing spaces are dropped."""
+        keep = self.profile.screen.trailing_spaces_are_text
+        prompt = self._pending_prompt or ""
         after = self._snapshot_lines()
         added = after[_turn_start(self._turn_baseline or [], after) :]
         at = 0
         while at < len(added) and not added[at].strip():
             at += 1
-        at += _echo_length(added[at:], self._pending_prompt or "")
+        echo = _echo_length(added[at:], prompt)
+        at += echo
+        if keep and echo:
+            # The echo's own trailing blank lines (the prompt's), drawn with the CLI's indent.
+            for _ in range(_trailing_blank_lines(prompt)):
+                if at < len(added) and added[at] and not added[at].strip():
+                    at += 1
         reply = [line for line in added[at:] if self._rules.find(self._rules.busy, [line]) is None]
+        if keep:
+            while reply and not reply[0]:
+                reply.pop(0)
+            while reply and not reply[-1]:
+                reply.pop()
+            return "\n".join(self._rules.strip_decoration(reply))
         lines = self._rules.strip_decoration(reply)
         while lines and not lines[0].strip():
             lines.pop(0)
@@ -688,6 +709,15 @@ def _turn_start(before: list[str], after: list[str]) -> int:
     while start < min(len(before), len(after)) and before[start] == after[start]:
         start += 1
     return start
+
+
+def _trailing_blank_lines(text: str) -> int:
+    """How many of ``text``'s last lines are blank (only white space)."""
+    lines = text.split("\n")
+    count = 0
+    while count < len(lines) - 1 and not lines[-1 - count].strip():
+        count += 1
+    return count
 
 
 def _echo_length(lines: list[str], prompt: str) -> int:

@@ -45,6 +45,10 @@ class ScreenRules(_Strict):
     approval_edit: list[str] = Field(default_factory=list)  # approvals that are file edits
     input_box: str | None = None  # first line of the input box: the region above is output
     quiescence: float = Field(default=1.5, gt=0)  # seconds without screen change that mean "idle"
+    # The CLI writes only its own text, never pads a row with spaces: the spaces it wrote at a
+    # line's end, and lines of only spaces, are then part of a reply read off the screen (the
+    # emulator tells a written space from an empty cell). Off for CLIs that pad rows.
+    trailing_spaces_are_text: bool = False
 
     @field_validator("busy", "idle", "approval", "approval_edit")
     @classmethod
