@@ -12,6 +12,7 @@ import re
 import pytest
 
 from coder_tui import paths
+from coder_tui.core.agents import agent as agent_module
 from coder_tui.core.agents.agent import Agent
 from coder_tui.core.agents.events import (
     AgentEvent,
@@ -139,7 +140,12 @@ async def test_prompt_is_submitted_once_and_reply_captured(world: World, cli: st
 
 
 @pytest.mark.parametrize("cli", CLIS)
-async def test_file_write_waits_for_approval_from_coder_tui(world: World, cli: str) -> None:
+async def test_file_write_waits_for_approval_from_coder_tui(
+    world: World, cli: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Claude Code and Gemini CLI end a denied turn with no turn-end hook: the agent must see it
+    # from the screen after the denial, not from the missed-hook fallback (made too long here).
+    monkeypatch.setattr(agent_module, "HOOK_MISS_QUIET", 3600.0)
     if cli == "codex":
         write_codex_asking_profile()
     approved = world.project / "approved.txt"

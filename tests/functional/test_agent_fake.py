@@ -24,7 +24,7 @@ from coder_tui.core.agents.events import (
     StatusChanged,
     TurnEnded,
 )
-from coder_tui.core.agents.launch import prepare_launch
+from coder_tui.core.agents.launch import hook_command, prepare_launch
 from coder_tui.core.agents.profile import AgentProfile, HookKind, load_profiles
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "fake_agent_scripts"
@@ -204,6 +204,31 @@ async def test_missing_cli_is_reported_with_install_hint(tmp_path: Path) -> None
     shown = agent.session.screen.text().replace("\n", "")
     assert "'no-such-agent-cli' is not installed" in shown
     assert "Install it with: npm install -g no-such-agent" in shown
+
+
+async def test_a_late_turn_end_hook_is_not_a_second_reply(tmp_path: Path, fake_state: None) -> None:
+    """A turn-end hook that comes after its turn was already ended from the screen (a hook
+    slower than the missed-hook fallback, or none expected after a denial) must not count as
+    another turn: the operator would post a second reply to one prompt."""
+    agent, events = await start_agent(tmp_path, script="rules:\n  - delay: 0.1\n")
+    try:
+        await agent.wait_for_status(AgentStatus.IDLE, within=15)
+        await agent.deliver("first")
+        assert (await wait_turn(events, 1)).reply == "echo: first"
+        # The real hook command, as the CLI runs it, with a Stop of no open turn.
+        hook = await asyncio.create_subprocess_exec(
+            *hook_command(agent.spec.events_file, agent.name, agent.profile.hooks),
+            stdin=asyncio.subprocess.PIPE,
+        )
+        stale = {"hook_event_name": "Stop", "last_assistant_message": "stale"}
+        await hook.communicate(json.dumps(stale).encode())
+        assert hook.returncode == 0
+        await agent.deliver("second")
+        assert (await wait_turn(events, 2)).reply == "echo: second"
+        turns = [e.reply for e in events if isinstance(e, TurnEnded)]
+        assert turns == ["echo: first", "echo: second"]
+    finally:
+        await agent.stop()
 
 
 async def wait_turn(events: list[AgentEvent], count: int, within: float = 15.0) -> TurnEnded:

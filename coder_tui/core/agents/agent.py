@@ -130,6 +130,7 @@ class Agent:
         self._turn_started: float | None = None
         self._pasting = False  # between a delivery's paste and its proof of submission
         self._interrupted_at: float | None = None
+        self._denied_at: float | None = None  # coder-tui denied an approval in this turn
         self.session.on_output(self._on_output)
         self.session.on_exit(self._on_exit)
 
@@ -323,10 +324,16 @@ class Agent:
                 self._end_turn(self._screen_reply(), Source.HOOK)
         elif event in PROMPT_EVENTS:
             prompt = str(payload.get("prompt", ""))
+            self._denied_at = None  # a new turn
             self._prompt_events.append(prompt)
             self._emit(PromptAccepted(self.name, prompt, Source.HOOK))
             self._set_status(AgentStatus.WORKING, Source.HOOK)
         elif event in TURN_END_EVENTS:
+            if self.status is AgentStatus.IDLE and self._has_prompt_hook:
+                # No turn is open (each starts with the prompt hook): this one was already
+                # ended from the screen, its hook came late. Counting it would be a 2nd reply.
+                log.info("%s: late %s hook of a turn already ended; ignored", self.name, event)
+                return
             reply = payload.get("last_assistant_message")
             if reply is None:
                 reply = payload.get("last-assistant-message")
@@ -368,6 +375,7 @@ class Agent:
         self._pending_prompt = None
         self._turn_started = None
         self._interrupted_at = None
+        self._denied_at = None
         self._set_status(AgentStatus.IDLE, Source.TIMEOUT if timed_out else source)
         self._turn_ended.set()
         self._turn_ended = asyncio.Event()
@@ -447,6 +455,17 @@ class Agent:
             # We interrupted a hung turn: the CLI may send no turn-end hook for that.
             if idle_marker and not busy and quiet_for >= min(1.0, self.profile.screen.quiescence):
                 self._end_turn(self._screen_reply(), Source.TIMEOUT)
+            return
+        if (
+            self.status is AgentStatus.WORKING
+            and self._denied_at is not None
+            and idle_marker
+            and not busy
+            and quiet_for >= min(1.0, self.profile.screen.quiescence)
+        ):
+            # Denied from coder-tui, and the CLI is back at its prompt: Claude Code and Gemini
+            # CLI end such a turn without a turn-end hook; no need to wait for HOOK_MISS_QUIET.
+            self._end_turn(self._screen_reply(), Source.SCREEN)
             return
         if busy:
             self._set_status(AgentStatus.WORKING, Source.SCREEN)
@@ -654,6 +673,8 @@ class Agent:
         self._emit(ApprovalAnswered(self.name, True, by, self._approval_detail()))
 
     def deny(self, *, by: str = "user") -> None:
+        if self.status is AgentStatus.NEEDS_APPROVAL:
+            self._denied_at = time.monotonic()
         self._answer_approval(self.profile.approval_keys.deny)
         self._emit(ApprovalAnswered(self.name, False, by, self._approval_detail()))
 
