@@ -7,8 +7,12 @@ predicate and fails with a clear message when the deadline passes.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +31,18 @@ async def wait_for(
             detail = message() if callable(message) else message
             pytest.fail(f"condition not met within {timeout:.1f}s {detail}".rstrip())
         await asyncio.sleep(interval)
+
+
+def run_coder_tui(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``coder-tui ARGS`` as a user runs it (a child process of this interpreter), output kept."""
+    return subprocess.run(
+        [sys.executable, "-m", "coder_tui", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
+    )
 
 
 @pytest.fixture(name="wait_for")

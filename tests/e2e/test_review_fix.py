@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import run_coder_tui
 from tests.e2e.conftest import World
 from tests.e2e.fake_model import Reply, WriteFile
 
@@ -48,16 +49,6 @@ EXPECTED = [
     ("reviewer", "review", 2, REVIEW_2),
     ("checker", "check", 1, CHECK_1),
 ]
-
-
-def coder_tui(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "coder_tui", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def only_run_dir() -> Path:
@@ -93,8 +84,16 @@ def test_review_fix_with_claude_codex_and_gemini(world: World) -> None:
     world.server.script("anthropic", Reply(REVIEW_1), Reply(REVIEW_2))
     world.server.script("openai", WriteFile(str(world.project / "calc.py"), FIXED, then=FIX_1))
     world.server.script("gemini", Reply(CHECK_1))
-    done = coder_tui(
-        "run", "review-fix", "--task", TASK, "--agents", AGENTS, "--headless", cwd=world.project
+    done = run_coder_tui(
+        "run",
+        "review-fix",
+        "--task",
+        TASK,
+        "--agents",
+        AGENTS,
+        "--headless",
+        cwd=world.project,
+        timeout=180,
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
     check_finished_run(world, only_run_dir())
@@ -157,7 +156,7 @@ def test_review_fix_resumes_after_kill_9_with_claudes_session(world: World, tmp_
     assert first_session
     before_resume = time.monotonic()
 
-    done = coder_tui("resume", run_dir.name, "--headless", cwd=world.project)
+    done = run_coder_tui("resume", run_dir.name, "--headless", cwd=world.project, timeout=180)
 
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
     check_finished_run(world, run_dir)

@@ -26,6 +26,7 @@ from coder_tui.core.agents.events import (
 )
 from coder_tui.core.agents.launch import hook_command, prepare_launch
 from coder_tui.core.agents.profile import AgentProfile, HookKind, load_profiles
+from tests.conftest import wait_for
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "fake_agent_scripts"
 
@@ -232,14 +233,15 @@ async def test_a_late_turn_end_hook_is_not_a_second_reply(tmp_path: Path, fake_s
 
 
 async def wait_turn(events: list[AgentEvent], count: int, within: float = 15.0) -> TurnEnded:
-    deadline = time.monotonic() + within
-    while True:
-        turns = [e for e in events if isinstance(e, TurnEnded)]
-        if len(turns) >= count:
-            return turns[count - 1]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"only {len(turns)} turns ended: {events}")
-        await asyncio.sleep(0.01)
+    def turns() -> list[TurnEnded]:
+        return [e for e in events if isinstance(e, TurnEnded)]
+
+    await wait_for(
+        lambda: len(turns()) >= count,
+        within,
+        message=lambda: f"only {len(turns())} turns ended: {events}",
+    )
+    return turns()[count - 1]
 
 
 def read_transcript(tmp_path: Path, agent: Agent) -> list[dict[str, str]]:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import Any
 import pytest
 
 from coder_tui.core.templates import Template, builtin_template_files, load_templates
+from tests.conftest import run_coder_tui
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "template_scripts"
 UNEXPECTED = "UNEXPECTED PROMPT"
@@ -328,17 +327,6 @@ def write_project(tmp_path: Path, template: Template, variant: str) -> tuple[Pat
     return work, agents
 
 
-def run_cli(args: list[str], cwd: Path, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "coder_tui", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=os.environ.copy(),
-    )
-
-
 def run_args(template: Template, scenario: Scenario, agents: list[str]) -> list[str]:
     args = ["run", template.name, "--task", scenario.task, "--headless"]
     args += ["--agents", ",".join(agents)]
@@ -388,7 +376,7 @@ def run_scenario(
     monkeypatch.setenv("FAKE_AGENT_STATE_DIR", str(tmp_path / "fake-agent-state"))
     template = BUILTIN[name]
     work, agents = write_project(tmp_path, template, scenario.variant)
-    done = run_cli(run_args(template, scenario, agents), cwd=work)
+    done = run_coder_tui(*run_args(template, scenario, agents), cwd=work, timeout=90)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]
     run_dir = only_run_dir()
@@ -470,5 +458,5 @@ def test_agents_named_after_roles_are_enough(
     template = BUILTIN["review-fix"]
     work, agents = write_project(tmp_path, template, "")
     # Only agents named after the roles: no CLI from the roles' preference lists is launched.
-    done = run_cli(run_args(template, SCENARIOS["review-fix"], agents), cwd=work)
+    done = run_coder_tui(*run_args(template, SCENARIOS["review-fix"], agents), cwd=work, timeout=90)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -35,6 +34,7 @@ from coder_tui.core.agents.events import (  # noqa: E402
     TurnEnded,
 )
 from coder_tui.core.agents.launch import prepare_launch  # noqa: E402
+from tests.conftest import wait_for  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -330,11 +330,13 @@ async def test_screen_only_reply_with_flag_emoji(tmp_path: Path, xs: int, agent_
 
 async def next_turn(events: list[AgentEvent], index: int, within: float = 20.0) -> TurnEnded:
     """The ``index``-th TurnEnded (0-based), waiting for it."""
-    deadline = time.monotonic() + within
-    while True:
-        turns = [e for e in events if isinstance(e, TurnEnded)]
-        if len(turns) > index:
-            return turns[index]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"only {len(turns)} turns ended: {events[-5:]}")
-        await asyncio.sleep(0.01)
+
+    def turns() -> list[TurnEnded]:
+        return [e for e in events if isinstance(e, TurnEnded)]
+
+    await wait_for(
+        lambda: len(turns()) > index,
+        within,
+        message=lambda: f"only {len(turns())} turns ended: {events[-5:]}",
+    )
+    return turns()[index]

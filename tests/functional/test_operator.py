@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import run_coder_tui, wait_for
+
 TEMPLATE = """\
 name: mini-review
 title: Mini review
@@ -100,17 +102,6 @@ def project(tmp_path: Path, delay: float = 0.3) -> Path:
     return work
 
 
-def cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "coder_tui", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=os.environ.copy(),
-    )
-
-
 RUN_ARGS = [
     "run",
     "mini-review",
@@ -134,7 +125,7 @@ def channel_of(run_dir: Path) -> list[dict]:
 
 def test_review_fix_loop_runs_to_approval_headless(tmp_path: Path) -> None:
     work = project(tmp_path)
-    done = cli(*RUN_ARGS, cwd=work)
+    done = run_coder_tui(*RUN_ARGS, cwd=work)
     assert done.returncode == 0, done.stdout + done.stderr
     (run_dir,) = runs_root().iterdir()
     state = json.loads((run_dir / "run.json").read_text())
@@ -162,7 +153,7 @@ def test_loop_limit_fails_the_run_with_a_clear_outcome(tmp_path: Path) -> None:
     never.write_text(
         'rules:\n  - reply: "Still broken.\\nVERDICT: CHANGES_REQUESTED"\n    delay: 0.1\n'
     )
-    done = cli(*RUN_ARGS, cwd=work)
+    done = run_coder_tui(*RUN_ARGS, cwd=work)
     assert done.returncode == 1
     (run_dir,) = runs_root().iterdir()
     state = json.loads((run_dir / "run.json").read_text())
@@ -172,9 +163,9 @@ def test_loop_limit_fails_the_run_with_a_clear_outcome(tmp_path: Path) -> None:
 
 def test_unknown_template_or_input_is_a_usage_error(tmp_path: Path) -> None:
     work = project(tmp_path)
-    bad = cli("run", "no-such-template", "--task", "x", "--headless", cwd=work)
+    bad = run_coder_tui("run", "no-such-template", "--task", "x", "--headless", cwd=work)
     assert bad.returncode == 2 and "no template named 'no-such-template'" in bad.stderr
-    missing = cli(
+    missing = run_coder_tui(
         "run", "mini-review", "--agents", "reviewer=rev,fixer=fix", "--headless", cwd=work
     )
     assert missing.returncode == 2 and "needs task: pass --task" in missing.stderr
@@ -198,7 +189,7 @@ def test_kill_9_then_resume_finishes_with_every_message_once(tmp_path: Path, tri
     state = json.loads((run_dir / "run.json").read_text())
     if state["status"] == "succeeded":
         pytest.skip(reason="the run finished before the kill; covered by the other trials")
-    done = cli("resume", run_dir.name, "--headless", cwd=work, timeout=180)
+    done = run_coder_tui("resume", run_dir.name, "--headless", cwd=work, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     messages = channel_of(run_dir)
     keys = [m["key"] for m in messages if m["key"]]
@@ -279,7 +270,7 @@ def test_an_agent_is_never_sent_its_own_reply_unless_the_template_allows_it(
     # One agent could fill both roles: the fix prompt would quote its own review.
     template.write_text(TEMPLATE.replace("fixer: {prefer: [fix]}", "fixer: {prefer: [rev]}"))
     args = ["run", "mini-review", "--task", "calc.py", "--agents", "solo=rev", "--headless"]
-    refused = cli(*args, cwd=work)
+    refused = run_coder_tui(*args, cwd=work)
     assert refused.returncode == 1
     (run_dir,) = runs_root().iterdir()
     outcome = json.loads((run_dir / "run.json").read_text())["outcome"]
@@ -290,7 +281,7 @@ def test_an_agent_is_never_sent_its_own_reply_unless_the_template_allows_it(
         TEMPLATE.replace("fixer: {prefer: [fix]}", "fixer: {prefer: [rev]}")
         + "allow_self_review: true\n"
     )
-    allowed = cli(*args, "--policy", "solo=approve-edits", cwd=work)
+    allowed = run_coder_tui(*args, "--policy", "solo=approve-edits", cwd=work)
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
 
 
@@ -304,7 +295,6 @@ async def test_resume_in_the_tui_after_kill_9_finishes_the_run(tmp_path: Path) -
     from coder_tui.core.agents.team import AgentRequest, had_prompt
     from coder_tui.core.runs import RunStatus, RunStore
     from coder_tui.ui.app import CoderTuiApp
-    from tests.conftest import wait_for
 
     os.environ["FAKE_AGENT_STATE_DIR"] = str(tmp_path / "fake-state")
     work = project(tmp_path, delay=1.0)
@@ -381,7 +371,6 @@ async def test_quitting_the_tui_mid_run_leaves_it_resumable(tmp_path: Path) -> N
     from coder_tui.core.runs import RunStore
     from coder_tui.headless import new_state
     from coder_tui.ui.app import CoderTuiApp
-    from tests.conftest import wait_for
 
     os.environ["FAKE_AGENT_STATE_DIR"] = str(tmp_path / "fake-state")
     work = project(tmp_path, delay=3.0)
@@ -409,7 +398,7 @@ async def test_quitting_the_tui_mid_run_leaves_it_resumable(tmp_path: Path) -> N
     assert saved["status"] == "paused" and "closed" in saved["outcome"]
     assert not [m for m in channel_of(store.run_dir) if m["kind"] == "system"]
     try:
-        done = cli("resume", store.run_dir.name, "--headless", cwd=work, timeout=60)
+        done = run_coder_tui("resume", store.run_dir.name, "--headless", cwd=work, timeout=60)
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"resume did not finish: {exc.stdout!r} {exc.stderr!r}")
     assert done.returncode == 0, done.stdout + done.stderr
