@@ -42,7 +42,7 @@ NPM_NOTE = "npm is missing: install Node.js 18+ and npm first, e.g. `apt-get ins
 CONFIG_HINT = "fix the file named above"
 BUILTIN_NAME = "fake"  # coder-tui's own agent: it ships with coder-tui and is never run here
 
-AgentStatus = Literal["ready", "missing", "broken"]
+AgentStatus = Literal["ready", "untested", "missing", "broken"]
 CheckStatus = Literal["ok", "warning", "problem", "info"]
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]")
@@ -64,8 +64,9 @@ class AgentReport:
     hooks: str
     status: AgentStatus
     install: str  # the profile's exact install command ("" when it has none)
-    problem: str | None = None  # why it is broken
+    problem: str | None = None  # why it is broken, or why it is untested
     notes: list[str] = field(default_factory=list)
+    checked: str = ""  # the CLI versions the profile was checked with
 
     @property
     def executable(self) -> str:
@@ -88,6 +89,7 @@ def is_builtin(profile: AgentProfile) -> bool:
 
 def check_agent(profile: AgentProfile, *, timeout: float = VERSION_TIMEOUT) -> AgentReport:
     from coder_tui import __version__
+    from coder_tui.core.agents.versions import checked_range, fit_warning
 
     command = substitute(profile.command)
     report = AgentReport(
@@ -99,6 +101,7 @@ def check_agent(profile: AgentProfile, *, timeout: float = VERSION_TIMEOUT) -> A
         hooks=profile.hooks.value,
         status="missing",
         install=profile.install,
+        checked=checked_range(profile) if profile.checked_versions else "",
     )
     if is_builtin(profile):
         # Nothing is run: the fake agent is part of this very installation.
@@ -118,6 +121,9 @@ def check_agent(profile: AgentProfile, *, timeout: float = VERSION_TIMEOUT) -> A
     if ok:
         report.status = "ready"
         report.version = line or None
+        if warning := fit_warning(profile, line):
+            report.status = "untested"
+            report.problem = warning
     else:
         report.status = "broken"
         report.problem = line
@@ -446,7 +452,7 @@ class _Console(Console):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-_AGENT_STYLE = {"ready": "green", "missing": "yellow", "broken": "red"}
+_AGENT_STYLE = {"ready": "green", "untested": "yellow", "missing": "yellow", "broken": "red"}
 _CHECK_STYLE = {"ok": "green", "warning": "yellow", "problem": "bold red", "info": "dim"}
 
 
@@ -472,8 +478,8 @@ def render(
 
 def _agent_table(reports: Sequence[AgentReport]) -> Table:
     table = Table(title="Agents", title_justify="left", expand=False)
-    for column in ("Name", "Title", "Status", "Version", "Hooks"):
-        table.add_column(column, no_wrap=column != "Version")
+    for column in ("Name", "Title", "Status", "Version", "Checked with", "Hooks"):
+        table.add_column(column, no_wrap=column not in ("Version", "Checked with"))
     table.add_column("Executable", overflow="fold")
     for report in reports:
         table.add_row(
@@ -481,6 +487,7 @@ def _agent_table(reports: Sequence[AgentReport]) -> Table:
             Text(report.title),
             Text(report.status, style=_AGENT_STYLE[report.status]),
             Text(report.version or "-"),
+            Text(report.checked or "-"),
             Text(report.hooks),
             Text(report.executable, style="" if report.path else "yellow"),
         )
@@ -490,6 +497,7 @@ def _agent_table(reports: Sequence[AgentReport]) -> Table:
 def _print_followups(console: Console, reports: Sequence[AgentReport]) -> None:
     missing = [r for r in reports if r.status == "missing"]
     broken = [r for r in reports if r.status == "broken"]
+    untested = [r for r in reports if r.status == "untested"]
     if missing:
         console.print(Text("To install the missing CLIs:", style="bold"))
         for report in missing:
@@ -503,7 +511,11 @@ def _print_followups(console: Console, reports: Sequence[AgentReport]) -> None:
         console.print(Text("Broken (installed, but the version command failed):", style="bold"))
         for report in broken:
             console.print(Text(f"  {report.name}: {report.problem}"))
-    if missing or broken:
+    if untested:
+        console.print(Text("Installed, but not a version the profile was checked with:", "bold"))
+        for report in untested:
+            console.print(Text(f"  {report.name}: {report.problem}"))
+    if missing or broken or untested:
         console.print()
 
 
@@ -531,7 +543,11 @@ def _summary(reports: Sequence[AgentReport], code: int) -> Text:
             "The environment is broken: coder-tui cannot run (see above).", style="bold red"
         )
     ready = sum(r.status == "ready" for r in reports)
-    return Text(f"Environment OK; {ready} of {len(reports)} agent CLIs ready.", style="bold green")
+    untested = sum(r.status == "untested" for r in reports)
+    summary = f"Environment OK; {ready} of {len(reports)} agent CLIs ready"
+    if untested:
+        return Text(f"{summary}, {untested} untested (see above).", style="bold yellow")
+    return Text(f"{summary}.", style="bold green")
 
 
 if __name__ == "__main__":

@@ -20,10 +20,15 @@ from rich.table import Table
 from rich.text import Text
 
 from coder_tui.core.agents.agent import Agent, DeliveryError
-from coder_tui.core.agents.events import AgentEvent, ApprovalPolicy, ApprovalRequested
+from coder_tui.core.agents.events import (
+    AgentEvent,
+    AgentWarning,
+    ApprovalPolicy,
+    ApprovalRequested,
+)
 from coder_tui.core.agents.profile import AgentProfile
 from coder_tui.core.agents.team import AgentRequest, create_agent
-from coder_tui.core.channel import ChannelMessage, MessageKind
+from coder_tui.core.channel import Channel, ChannelMessage, MessageKind
 from coder_tui.core.operator import Operator, assign_roles
 from coder_tui.core.runs import AgentRecord, RunState, RunStatus, RunStore
 from coder_tui.core.templates import Template
@@ -108,7 +113,7 @@ async def run_headless(
         )
         for note in notes:
             console.print(f"[yellow]note:[/] {note}")
-        agent.subscribe(_approval_warner(console, agent))
+        agent.subscribe(_approval_warner(console, store.channel, agent))
         agents[request.name] = agent
 
     async def restart(name: str) -> Agent:
@@ -116,7 +121,7 @@ async def run_headless(
         await old.stop()
         request = next(r for r in requests if r.name == name)
         agent, _ = create_agent(request, profiles, cwd=Path(state.cwd), run_dir=store.run_dir)
-        agent.subscribe(_approval_warner(console, agent))
+        agent.subscribe(_approval_warner(console, store.channel, agent))
         agents[name] = agent
         await agent.start()
         await agent.wait_until_ready(options.startup_timeout)
@@ -164,9 +169,11 @@ async def run_headless(
     return 0 if status is RunStatus.SUCCEEDED else 1
 
 
-def _approval_warner(console: Console, agent: Agent):  # type: ignore[no-untyped-def]
+def _approval_warner(console: Console, channel: Channel, agent: Agent):  # type: ignore[no-untyped-def]
     def warn(event: AgentEvent) -> None:
-        if isinstance(event, ApprovalRequested) and agent.policy is ApprovalPolicy.ASK:
+        if isinstance(event, AgentWarning):
+            channel.post("system", f"{event.agent}: {event.message}", kind=MessageKind.SYSTEM)
+        elif isinstance(event, ApprovalRequested) and agent.policy is ApprovalPolicy.ASK:
             console.print(
                 f"[bold red]{agent.name} asks for approval[/] ({event.detail}); a headless run "
                 f"cannot answer: start it with --policy {agent.name}=approve-edits (or "

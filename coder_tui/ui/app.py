@@ -32,6 +32,7 @@ from coder_tui.core.agents.events import (
     AgentEvent,
     AgentExited,
     AgentStatus,
+    AgentWarning,
     ApprovalAnswered,
     ApprovalPolicy,
     ApprovalRequested,
@@ -588,9 +589,13 @@ class CoderTuiApp(App[None]):
 
     def _forward_agent_event(self, event: AgentEvent) -> None:
         self.post_message(AgentEventMessage(event))
+        if isinstance(event, AgentWarning):
+            self.notify(f"{event.agent}: {event.message}", severity="warning", timeout=15)
         channel = self.channel
         if channel is None:
             return
+        if isinstance(event, AgentWarning):
+            channel.post("system", f"{event.agent}: {event.message}", kind=MessageKind.SYSTEM)
         # In a workflow the operator posts prompts and replies; here only what it does not.
         if isinstance(event, TurnEnded) and self.workflow is None:
             channel.post(event.agent, event.reply, kind=MessageKind.REPLY)

@@ -6,7 +6,9 @@ captured reply is the scripted one, and a file write waits for approval from cod
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import re
 
 import pytest
@@ -65,16 +67,6 @@ def make_app(world: World, agent_list: str) -> CoderTuiApp:
 def pane_text(app: CoderTuiApp, index: int = 0) -> str:
     pane = app.screen.query_one(f"#pane-{index}", TerminalPane)
     return "\n".join(pane.render_line(y).text for y in range(pane.content_size.height))
-
-
-def write_codex_asking_profile() -> None:
-    """Codex in a trusted project edits without asking; a user who wants to approve each edit
-    adds a profile like this one (read-only sandbox: every write is asked for)."""
-    base = load_profiles()["codex"]
-    folder = paths.config_dir() / "agents"
-    folder.mkdir(parents=True, exist_ok=True)
-    asking = base.model_copy(update={"name": "codex", "args": ["--sandbox", "read-only"]})
-    (folder / "codex.yaml").write_text(asking.model_dump_json())
 
 
 async def start(app: CoderTuiApp) -> Agent:
@@ -136,6 +128,13 @@ async def test_prompt_is_submitted_once_and_reply_captured(world: World, cli: st
         assert accepted.source is Source.HOOK and accepted.prompt == prompt
         assert ended.source is Source.HOOK
         assert agent.session_id, "the CLI's session id was not recorded"
+        # launch.json records the version that ran, as the CLI itself prints it.
+        version = await asyncio.create_subprocess_exec(
+            agent.spec.argv[0], "--version", stdout=asyncio.subprocess.PIPE
+        )
+        printed = (await asyncio.wait_for(version.communicate(), 30))[0].decode().strip()
+        await wait_for(lambda: json.loads(agent.launch_record.read_text())["cli_version"])
+        assert json.loads(agent.launch_record.read_text())["cli_version"] == printed
         await wait_for(lambda: "idle" in str(app.screen.query_one("#pane-0").border_subtitle))
 
 
@@ -146,8 +145,7 @@ async def test_file_write_waits_for_approval_from_coder_tui(
     # Claude Code and Gemini CLI end a denied turn with no turn-end hook: the agent must see it
     # from the screen after the denial, not from the missed-hook fallback (made too long here).
     monkeypatch.setattr(agent_module, "HOOK_MISS_QUIET", 3600.0)
-    if cli == "codex":
-        write_codex_asking_profile()
+    # Every CLI asks with its built-in profile: coder-tui launches it in its asking mode.
     approved = world.project / "approved.txt"
     denied = world.project / "denied.txt"
     world.server.script(
@@ -204,3 +202,60 @@ async def test_every_cli_starts_at_its_prompt_in_a_ci_shell(
         await gemini.deliver("Say hello.")
         assert await next_turn(gemini, 0) == "gemini answers in a CI shell"
         assert any("CI, GITHUB_ACTIONS not passed to Gemini CLI" in n for n in app.launch_notes)
+
+
+def set_claude_default_mode(world: World, mode: str) -> None:
+    """As a user's own ~/.claude/settings.json would choose a permission mode."""
+    settings = world.home / ".claude" / "settings.json"
+    data = json.loads(settings.read_text())
+    data["permissions"] = {"defaultMode": mode}
+    settings.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("mode", ["default", "acceptEdits", "plan", "auto", "bypassPermissions"])
+async def test_claude_asks_whatever_mode_the_users_settings_choose(world: World, mode: str) -> None:
+    """coder-tui is the approval authority: whatever defaultMode the user's own settings
+    choose (2.1.332's own default is auto, which writes without asking), Claude inside
+    coder-tui starts ready, asks before a write, and the launch says what it overrode."""
+    target = world.project / "asked.txt"
+    world.server.script("anthropic", WriteFile(str(target), "asked first\n", then="written"))
+    set_claude_default_mode(world, mode)
+    app = make_app(world, "claude")
+    async with app.run_test(size=(120, 40)) as pilot:
+        agent = await start(app)
+        assert any("--permission-mode default" in note for note in app.launch_notes)
+        overridden = [note for note in app.launch_notes if "sets defaultMode" in note]
+        assert bool(overridden) is (mode != "default"), app.launch_notes
+        await agent.deliver("Create asked.txt with the agreed content.")
+        await approval_asked(agent)
+        assert not target.exists()
+        await pilot.press("ctrl+right_square_bracket", "a")
+        assert await next_turn(agent, 0) == "written"
+        assert target.read_text() == "asked first\n"
+        assert agent.warnings == []
+
+
+async def test_a_claude_mode_that_does_not_ask_is_a_visible_warning(world: World) -> None:
+    """A user who takes the asking mode out of the profile gets the mode of their own settings;
+    when that mode does not ask (acceptEdits here) and approvals were not skipped, Claude's
+    hooks report it and coder-tui says so in the channel, once."""
+    set_claude_default_mode(world, "acceptEdits")
+    base = load_profiles()["claude"]
+    folder = paths.config_dir() / "agents"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "claude.yaml").write_text(
+        base.model_copy(update={"ask_approval_args": []}).model_dump_json()
+    )
+    world.server.script("anthropic", Reply("one"), Reply("two"))
+    app = make_app(world, "claude")
+    async with app.run_test(size=(120, 40)):
+        agent = await start(app)
+        await agent.deliver("Say one.")
+        assert await next_turn(agent, 0) == "one"
+        await agent.deliver("Say two.")
+        assert await next_turn(agent, 1) == "two"
+        (warning,) = agent.warnings
+        assert "reports permission mode 'acceptEdits'" in warning
+        assert app.channel is not None
+        posted = [m.text for m in app.channel.messages if m.author == "system"]
+        assert f"claude: {warning}" in posted

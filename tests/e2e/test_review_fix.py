@@ -22,6 +22,9 @@ from tests.e2e.conftest import World
 from tests.e2e.fake_model import Reply, WriteFile
 
 AGENTS = "reviewer=claude,fixer=codex,checker=gemini"
+# Codex asks before its patch (coder-tui launches every CLI in its asking mode); a headless run
+# cannot ask the user, so the fixer's edits are approved by the policy a user would choose.
+FIXER_POLICY = ("--policy", "fixer=approve-edits")
 TASK = "the divide() function in calc.py"
 REVIEW_1 = (
     "1. calc.py:2 divide() raises a bare ZeroDivisionError when b == 0: raise "
@@ -91,6 +94,7 @@ def test_review_fix_with_claude_codex_and_gemini(world: World) -> None:
         TASK,
         "--agents",
         AGENTS,
+        *FIXER_POLICY,
         "--headless",
         cwd=world.project,
         timeout=180,
@@ -124,6 +128,7 @@ def test_review_fix_resumes_after_kill_9_with_claudes_session(world: World, tmp_
                 TASK,
                 "--agents",
                 AGENTS,
+                *FIXER_POLICY,
                 "--headless",
             ],
             cwd=world.project,

@@ -17,6 +17,7 @@ from coder_tui.core.agents.agent import Agent, DeliveryError
 from coder_tui.core.agents.events import (
     AgentEvent,
     AgentStatus,
+    AgentWarning,
     ApprovalAnswered,
     ApprovalPolicy,
     PromptAccepted,
@@ -296,5 +297,88 @@ async def test_hung_turn_is_interrupted_after_the_turn_timeout(
         # The agent is usable again afterwards.
         await agent.deliver("hello again")
         assert (await wait_turn(events, 2)).reply == "echo: hello again"
+    finally:
+        await agent.stop()
+
+
+async def test_ready_by_start_hook_when_no_idle_rule_fits(tmp_path: Path, fake_state: None) -> None:
+    """A new CLI version words its idle footer differently: the start hook and a quiet screen
+    with the input box make the agent ready, and a warning names the footer no rule matched."""
+    rules = load_profiles()["fake"].screen.model_copy(update={"idle": ["^never shown$"]})
+    agent, events = await start_agent(tmp_path, screen=rules)
+    try:
+        await agent.wait_until_ready(15)
+        assert agent.status is AgentStatus.IDLE
+        warnings = [e.message for e in events if isinstance(e, AgentWarning)]
+        assert len(warnings) == 1, warnings
+        assert "fits no rule of the 'fake' profile" in warnings[0]
+        assert "'? for shortcuts'" in warnings[0]
+        await agent.deliver("hello")
+        assert await agent.wait_for_turn(0, within=10) == "echo: hello"
+    finally:
+        await agent.stop()
+
+
+async def test_a_screen_no_rule_fits_is_named_instead_of_a_bare_timeout(
+    tmp_path: Path, fake_state: None
+) -> None:
+    """Without hooks nothing else says the CLI is up: the start times out, and both the error
+    and the pane's warning say which footer fitted no rule of which profile."""
+    rules = load_profiles()["fake"].screen.model_copy(update={"idle": ["^never shown$"]})
+    agent, events = await start_agent(tmp_path, hooks=False, screen=rules, startup_timeout=2.0)
+    try:
+        with pytest.raises(DeliveryError) as failure:
+            await agent.wait_until_ready()
+        message = str(failure.value)
+        assert "did not become ready" in message
+        assert "fits no rule of the 'fake' profile (footer '? for shortcuts'" in message
+        assert "the profile may not fit this version" in message
+        await wait_for(lambda: any(isinstance(e, AgentWarning) for e in events), 10)
+        (warning,) = [e.message for e in events if isinstance(e, AgentWarning)]
+        assert warning.startswith("not ready after 2 s: the screen of Fake agent")
+        assert agent.status is AgentStatus.STARTING
+    finally:
+        await agent.stop()
+
+
+@pytest.mark.parametrize("skipped", [False, True], ids=["not-skipped", "skipped"])
+async def test_a_mode_that_does_not_ask_is_a_warning_unless_approvals_were_skipped(
+    tmp_path: Path, fake_state: None, skipped: bool
+) -> None:
+    """The CLI's hooks report its permission mode: one that does not ask, while the user did
+    not skip approvals, is shown as a warning (once); with --skip-approvals it is expected."""
+    profile = fake_profile()
+    work = tmp_path / "work"
+    work.mkdir()
+    spec = prepare_launch(
+        profile,
+        agent="auto1",
+        cwd=work,
+        agent_dir=tmp_path / "run" / "auto1",
+        skip_approval=skipped,
+        # As if the user's own CLI settings chose a mode that does not ask.
+        extra_args=[] if skipped else ["--approval-mode", "auto"],
+    )
+    if not skipped:  # the arguments' own mode is used, and the launch says so
+        assert "ask" not in spec.argv
+        assert any("choose the permission mode (--approval-mode)" in n for n in spec.notes)
+    agent = Agent("auto1", profile, spec, cols=100, rows=30)
+    events: list[AgentEvent] = []
+    agent.subscribe(events.append)
+    await agent.start()
+    try:
+        await agent.wait_until_ready(15)
+        await agent.deliver("one")
+        await agent.wait_for_turn(0, within=10)
+        await agent.deliver("two")
+        await agent.wait_for_turn(1, within=10)
+        warnings = [e.message for e in events if isinstance(e, AgentWarning)]
+        if skipped:
+            assert warnings == []
+        else:
+            assert len(warnings) == 1, warnings  # once, not on every hook
+            assert "reports permission mode 'acceptEdits'" in warnings[0]
+        record = json.loads(agent.launch_record.read_text())
+        assert record["approvals_skipped"] is skipped
     finally:
         await agent.stop()

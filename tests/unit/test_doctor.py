@@ -90,7 +90,7 @@ def test_ready_missing_and_broken_rows_with_install_hints(
     assert "ready" in claude_row
     assert "2.1.197 (Claude Code)" in claude_row
     assert str(claude) in claude_row
-    assert "claude" in claude_row.split("│")[5]  # hooks kind
+    assert "claude" in claude_row.split("│")[6]  # hooks kind
     assert "broken" in row(out, "codex")
     assert "`codex --version` exited with 1: error: config is corrupt" in out
     gemini_row = row(out, "gemini")
@@ -172,6 +172,7 @@ def test_json_document_shape(bin_dir: Bin, capsys: pytest.CaptureFixture[str]) -
         "install": "npm install -g @anthropic-ai/claude-code",
         "problem": None,
         "notes": None,
+        "checked": "2.1.197 to 2.1.332",
     }
     assert agents["codex"]["executable"] == "missing"
     assert agents["codex"]["path"] is None
@@ -337,3 +338,30 @@ def test_doctor_does_not_import_textual(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("printed", "status", "says"),
+    [
+        ("2.1.333 (Claude Code)", "untested", "is newer than the last version checked (2.1.332)"),
+        ("2.1.100 (Claude Code)", "untested", "is older than the first version checked (2.1.197)"),
+        ("2.1.250 (Claude Code)", "ready", None),
+        ("Claude Code, build unknown", "ready", None),  # no version to judge: not a warning
+    ],
+)
+def test_a_version_outside_the_checked_range_is_untested_not_ready(
+    bin_dir: Bin, capsys: pytest.CaptureFixture[str], printed: str, status: str, says: str | None
+) -> None:
+    bin_dir.add("claude", f'echo "{printed}"\n')
+    code, doc = run_json(capsys, "--agents", "claude")
+    (claude,) = doc["agents"]
+    assert code == 0  # an untested CLI may still work: it does not stop a run
+    assert claude["status"] == status
+    if says is None:
+        assert claude["problem"] is None
+    else:
+        assert f"untested: Claude Code {printed.split()[0]} {says}" in claude["problem"]
+        main(["--agents", "claude"])
+        out = capsys.readouterr().out
+        assert "untested" in row(out, "claude")
+        assert "1 untested" in out and "not a version the profile was checked with" in out

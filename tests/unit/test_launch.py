@@ -40,6 +40,13 @@ def option(argv: list[str], flag: str) -> str:
     return argv[argv.index(flag) + 1]
 
 
+ASKS_NOTE = (
+    "{agent}: {cli} asks before edits and commands ({args}); answer in coder-tui, "
+    "or choose a policy"
+)
+GEMINI_ASK = "--approval-mode default"
+
+
 def test_claude_gets_hooks_by_settings_file_and_a_session_id(profiles, tmp_path: Path) -> None:
     spec = launch(profiles, "claude", tmp_path, first_prompt="hello there")
     settings = json.loads(Path(option(spec.argv, "--settings")).read_text())
@@ -172,7 +179,7 @@ def test_gemini_gets_its_own_home_with_the_users_settings_plus_hooks(
     for name in ("oauth_creds.json", "tmp"):  # credentials and sessions are the user's own
         assert (overlay / ".gemini" / name).readlink() == home / ".gemini" / name
     assert spec.files == [overlay / ".gemini" / "settings.json"]
-    assert not spec.notes
+    assert spec.notes == [ASKS_NOTE.format(agent="gemini-a", cli="Gemini CLI", args=GEMINI_ASK)]
     assert spec.argv[-2:] == ["--prompt-interactive", "go"]
 
 
@@ -212,7 +219,7 @@ def test_gemini_settings_it_cannot_use_are_left_to_gemini_with_a_note(
     else:
         assert "coder_tui.hook" in json.dumps(json.loads(copy.read_text())["hooks"])
     if note is None:
-        assert not spec.notes
+        assert spec.notes == [ASKS_NOTE.format(agent="gemini-a", cli="Gemini CLI", args=GEMINI_ASK)]
     else:
         assert any(note in n for n in spec.notes)
 
@@ -242,7 +249,59 @@ def test_skip_approval_only_when_asked(profiles, tmp_path: Path) -> None:
     assert "--yolo" not in launch(profiles, "gemini", tmp_path).argv
     spec = launch(profiles, "gemini", tmp_path, skip_approval=True)
     assert "--yolo" in spec.argv
+    assert "--approval-mode" not in spec.argv  # the two exclude each other
+    assert spec.approvals_skipped
     assert any("approvals skipped" in note for note in spec.notes)
+
+
+@pytest.mark.parametrize(
+    ("cli", "asking"),
+    [
+        ("claude", ["--permission-mode", "default"]),
+        ("codex", ["--sandbox", "read-only", "--ask-for-approval", "on-request"]),
+        ("gemini", ["--approval-mode", "default"]),
+    ],
+)
+def test_every_launch_makes_the_cli_ask_and_says_so(
+    profiles, tmp_path: Path, cli: str, asking: list[str]
+) -> None:
+    """coder-tui is the approval authority: each CLI is started in the mode in which it asks
+    before edits and commands, unless approvals are skipped (then only the skip flag)."""
+    spec = launch(profiles, cli, tmp_path)
+    at = spec.argv.index(asking[0])
+    assert spec.argv[at : at + len(asking)] == asking
+    assert not spec.approvals_skipped
+    assert any("asks before edits and commands" in note for note in spec.notes)
+    skipped = launch(profiles, cli, tmp_path, skip_approval=True)
+    assert asking[0] not in skipped.argv
+    assert profiles[cli].skip_approval_args[0] in skipped.argv
+
+
+def test_a_profile_that_chooses_its_own_mode_gets_no_second_one(profiles, tmp_path: Path) -> None:
+    """Codex refuses a repeated --sandbox: arguments that already choose the mode win."""
+    spec = launch(profiles, "codex", tmp_path, extra_args=["--sandbox", "workspace-write"])
+    assert spec.argv.count("--sandbox") == 1
+    assert "--ask-for-approval" not in spec.argv
+    assert any("choose the permission mode (--sandbox)" in note for note in spec.notes)
+
+
+@pytest.mark.parametrize("mode", ["acceptEdits", "auto", "bypassPermissions", "plan", "default"])
+def test_a_claude_default_mode_in_the_users_settings_is_named(
+    profiles, tmp_path: Path, mode: str
+) -> None:
+    home = tmp_path / "home"
+    (home / ".claude").mkdir(parents=True)
+    (home / ".claude" / "settings.json").write_text(
+        json.dumps({"permissions": {"defaultMode": mode}})
+    )
+    (home / ".claude.json").write_text("{}")
+    spec = launch(profiles, "claude", tmp_path, home=home)
+    named = [note for note in spec.notes if "sets defaultMode" in note]
+    if mode == "default":
+        assert named == []
+    else:
+        assert named and f"defaultMode {mode!r}; inside coder-tui Claude asks" in named[0]
+    assert "--permission-mode" in spec.argv  # the flag wins over the settings
 
 
 def test_the_hook_command_records_one_line_per_event(profiles, tmp_path: Path) -> None:

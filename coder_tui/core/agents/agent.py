@@ -27,6 +27,7 @@ from coder_tui.core.agents.events import (
     AgentEvent,
     AgentExited,
     AgentStatus,
+    AgentWarning,
     ApprovalAnswered,
     ApprovalPolicy,
     ApprovalRequested,
@@ -38,12 +39,19 @@ from coder_tui.core.agents.events import (
 from coder_tui.core.agents.launch import LaunchSpec
 from coder_tui.core.agents.profile import AgentProfile, HookKind
 from coder_tui.core.agents.transcripts import gemini_last_reply
+from coder_tui.core.agents.versions import (
+    checked_range,
+    fit_warning,
+    probe_version,
+    version_number,
+)
 from coder_tui.core.pty import PtyExit
 from coder_tui.core.session import TerminalSession
 
 log = logging.getLogger(__name__)
 
 # Hook event names, per CLI vocabulary, by meaning.
+START_EVENTS = {"SessionStart"}  # the CLI is up (all three CLIs use this name)
 PROMPT_EVENTS = {"UserPromptSubmit", "BeforeAgent"}
 TURN_END_EVENTS = {"Stop", "AfterAgent", "agent-turn-complete"}
 INTERRUPT_EVENTS = {"Interrupt"}  # Codex: a denied approval or Esc ends the turn with no Stop
@@ -131,6 +139,13 @@ class Agent:
         self._pasting = False  # between a delivery's paste and its proof of submission
         self._interrupted_at: float | None = None
         self._denied_at: float | None = None  # coder-tui denied an approval in this turn
+        self._session_started = False  # the CLI's start hook fired
+        self._stuck_warned = False  # the start-timeout diagnosis was raised
+        self._started_at: float | None = None
+        self.cli_version: str | None = None  # the CLI's own --version line, once read
+        self.warnings: list[str] = []  # every AgentWarning raised, for a later reader
+        self._warned_modes: set[str] = set()
+        self._version_task: asyncio.Task[None] | None = None
         self.session.on_output(self._on_output)
         self.session.on_exit(self._on_exit)
 
@@ -187,6 +202,11 @@ class Agent:
             return
         if not self.session.start():
             return  # the session drew the error on its screen and reported the exit
+        self._started_at = time.monotonic()
+        if self.profile.version_args:
+            self._version_task = asyncio.create_task(
+                self._read_version(path), name=f"{self.name}-version"
+            )
         self._screen_task = asyncio.create_task(self._watch_screen(), name=f"{self.name}-screen")
         if self.has_hooks:
             self._watch_task = asyncio.create_task(self._watch_events(), name=f"{self.name}-hooks")
@@ -201,11 +221,53 @@ class Agent:
                 async with asyncio.timeout(grace):
                     await self.session.wait()
         await self.session.close(grace)
-        for task in (self._watch_task, self._screen_task):
+        for task in (self._watch_task, self._screen_task, self._version_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    async def _read_version(self, path: str | None) -> None:
+        """Ask the CLI for its version beside the running agent (never delaying its start),
+        record it in launch.json, and warn when the profile was not checked with it."""
+        executable = shutil.which(self.spec.argv[0], path=path) or self.spec.argv[0]
+        argv = [executable, *self.profile.command[1:], *self.profile.version_args]
+        env = {**os.environ, **self.spec.env}
+        for name in self.spec.env_unset:
+            env.pop(name, None)
+        self.cli_version = await probe_version(argv, env)
+        if self.status is not AgentStatus.EXITED:
+            self._record_launch()
+        if warning := fit_warning(self.profile, self.cli_version):
+            self.warn(warning)
+
+    def warn(self, message: str) -> None:
+        """Raise a warning the front ends show (pane, channel, headless output)."""
+        log.warning("%s: %s", self.name, message)
+        self.warnings.append(message)
+        self._emit(AgentWarning(self.name, message))
+
+    def describe_cli(self) -> str:
+        """The CLI and its version as the user knows them, e.g. "Claude Code 2.1.332"."""
+        title = self.profile.title or self.profile.name
+        number = version_number(self.cli_version)
+        return f"{title} {number}" if number else title
+
+    def screen_diagnosis(self) -> str:
+        """Why the screen reads as it does, for a start or a turn that does not end: which rule
+        matched, or the footer that none matched."""
+        lines = self.screen_lines()
+        reading = self._rules.read(lines)
+        footer = next((line.strip() for line in reversed(lines) if line.strip()), "")
+        if reading.state != "unknown":
+            return f"the screen reads as {reading.state} ({footer!r})"
+        checked = (
+            f"; checked with {checked_range(self.profile)}" if self.profile.checked_versions else ""
+        )
+        return (
+            f"the screen of {self.describe_cli()} fits no rule of the {self.profile.name!r} "
+            f"profile (footer {footer!r}{checked}): the profile may not fit this version"
+        )
 
     @property
     def launch_record(self) -> Path:
@@ -221,6 +283,8 @@ class Agent:
             "argv": self.spec.argv,
             "cwd": str(self.spec.cwd),
             "policy": str(self.policy),
+            "approvals_skipped": self.spec.approvals_skipped,
+            "cli_version": self.cli_version,
             "recorded_at": time.time(),
         }
         tmp = self.launch_record.with_name(".launch.json.tmp")
@@ -303,7 +367,11 @@ class Agent:
             # Codex picks its own thread id; its hooks (SessionStart, UserPromptSubmit) name it.
             self.session_id = str(payload["session_id"])
             self._record_launch()
+        self._check_permission_mode(payload.get("permission_mode"))
         turn_id = str(payload.get("turn_id") or payload.get("turn-id") or "")
+        if event in START_EVENTS:
+            self._session_started = True
+            self._screen_dirty.set()
         if self.profile.hooks is HookKind.CODEX and event == "agent-turn-complete":
             thread = str(payload.get("thread-id") or "")
             if self.session_id is None and thread and self.status is AgentStatus.WORKING:
@@ -346,6 +414,21 @@ class Agent:
             self._end_turn(str(reply) if reply is not None else self._screen_reply(), Source.HOOK)
         elif event in NOTIFICATION_EVENTS and payload.get("notification_type") in PERMISSION_TYPES:
             self._hook_approval(str(payload.get("message", "")))
+
+    def _check_permission_mode(self, mode: object) -> None:
+        """A CLI that reports (in its hook payload) a mode in which it does not ask, while the
+        user did not skip approvals: coder-tui's approvals and policies no longer apply."""
+        asking = self.profile.asking_modes
+        if not isinstance(mode, str) or not asking or mode in asking:
+            return
+        if self.spec.approvals_skipped or mode in self._warned_modes:
+            return
+        self._warned_modes.add(mode)
+        self.warn(
+            f"{self.describe_cli()} reports permission mode {mode!r}: it acts without asking, "
+            "so coder-tui's approvals and policies do not apply (approvals were not skipped; "
+            "shift+tab in its pane changes the mode back)"
+        )
 
     def _hook_approval(self, detail: str) -> None:
         """A hook says the CLI asks for permission. It may come before the prompt is drawn
@@ -473,12 +556,29 @@ class Agent:
         quiescent = quiet_for >= self.profile.screen.quiescence
         if self.status is AgentStatus.STARTING and idle_marker and quiescent:
             self._set_status(AgentStatus.IDLE, Source.QUIESCENCE)
+        elif self.status is AgentStatus.STARTING and quiescent:
+            self._start_without_idle_marker(lines)
         elif self.status is AgentStatus.WORKING and idle_marker and quiescent:
             if not self.has_hooks:
                 self._end_turn(self._screen_reply(), Source.QUIESCENCE)
             elif quiet_for >= max(HOOK_MISS_QUIET, 3 * self.profile.screen.quiescence):
                 log.warning("%s: no turn-end hook; ending the turn from the screen", self.name)
                 self._end_turn(self._screen_reply(), Source.SCREEN)
+
+    def _start_without_idle_marker(self, lines: list[str]) -> None:
+        """The screen is quiet but shows none of the profile's idle markers. A CLI whose start
+        hook has fired and that shows its input box is ready all the same (a new version may
+        word its footer differently); the user is told which footer no rule matched. Without
+        that evidence, once the start timeout has passed the pane says what the screen shows."""
+        if self._session_started and self._rules.input_box_visible(lines):
+            self.warn(f"ready by its start hook and input box; {self.screen_diagnosis()}")
+            self._set_status(AgentStatus.IDLE, Source.HOOK)
+            return
+        started = self._started_at
+        limit = self.profile.startup_timeout
+        if started is not None and time.monotonic() - started > limit and not self._stuck_warned:
+            self._stuck_warned = True
+            self.warn(f"not ready after {limit:.0f} s: {self.screen_diagnosis()}")
 
     def _answer_startup_dialog(self, lines: list[str]) -> bool:
         """Answer a dialog that blocks the start with the profile's safe keys (again only if
@@ -563,7 +663,7 @@ class Agent:
         except TimeoutError:
             raise DeliveryError(
                 f"{self.name} did not become ready to take a prompt within {limit:.0f} s "
-                f"(it is {self.status})"
+                f"(it is {self.status}; {self.screen_diagnosis()})"
             ) from None
         if status is AgentStatus.EXITED:
             raise DeliveryError(f"{self.name} has exited ({self._exit_text()})")
@@ -767,6 +867,34 @@ def _echo_length(lines: list[str], prompt: str) -> int:
     return count if seen else 0
 
 
+@dataclass(frozen=True)
+class ScreenReading:
+    """What a profile's screen rules see on one screen, without any timing: the pure part of
+    the status logic, so recorded screens can be checked against a profile without a CLI."""
+
+    busy: str | None  # the busy marker found in the status region
+    idle: str | None  # the idle marker found in the idle region
+    approval: str | None  # the approval prompt found in the approval region
+    input_box: bool  # the input box is on screen
+
+    @property
+    def state(self) -> str:
+        """ "approval", "busy", "idle", or "unknown" (no rule fits: the profile may not fit)."""
+        if self.approval is not None:
+            return "approval"
+        if self.busy is not None:
+            return "busy"
+        if self.idle is not None:
+            return "idle"
+        return "unknown"
+
+
+def read_screen(profile: AgentProfile, lines: list[str]) -> ScreenReading:
+    """Apply ``profile``'s screen rules to ``lines`` (a screen's text, one row a line)."""
+    rules = _CompiledRules(profile)
+    return rules.read(lines)
+
+
 class _CompiledRules:
     """The profile's screen regexes, compiled once."""
 
@@ -780,6 +908,15 @@ class _CompiledRules:
         self.approval_edit = [re.compile(p) for p in rules.approval_edit]
         self.input_box = re.compile(rules.input_box) if rules.input_box else None
         self.startup_answers = [(a, re.compile(a.screen)) for a in profile.startup_answers]
+
+    def read(self, lines: list[str]) -> ScreenReading:
+        idle = self.find(self.idle, self.idle_region(lines)) if self.idle else None
+        return ScreenReading(
+            busy=self.find(self.busy, self.status_region(lines)),
+            idle=idle,
+            approval=self.find(self.approval, self.approval_region(lines)),
+            input_box=self.input_box_visible(lines),
+        )
 
     @staticmethod
     def find(patterns: list[re.Pattern[str]], lines: list[str]) -> str | None:

@@ -84,3 +84,12 @@ class ApprovalAnswered(AgentEvent):
 class AgentExited(AgentEvent):
     exit_code: int | None
     description: str
+
+
+@dataclass(frozen=True)
+class AgentWarning(AgentEvent):
+    """Something the user must know about this agent that is not a status: the installed CLI
+    is newer than its profile was checked with, its screen fits no rule of the profile, or it
+    reports a permission mode that does not ask although approvals were not skipped."""
+
+    message: str

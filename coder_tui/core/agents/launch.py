@@ -38,6 +38,7 @@ class LaunchSpec:
     session_id: str | None
     notes: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)  # per-launch files written for it
+    approvals_skipped: bool = False  # the user or template asked for the skip-permission flag
     env_unset: list[str] = field(default_factory=list)  # removed from the inherited environment
 
 
@@ -127,16 +128,40 @@ def prepare_launch(
     elif profile.hooks is HookKind.FAKE:
         args += ["--hook-command", shlex.join(hook)]
     if skip_approval:
+        spec.approvals_skipped = True
         args += profile.skip_approval_args
         if profile.skip_approval_args:
             spec.notes.append(
                 f"{agent}: approvals skipped ({' '.join(profile.skip_approval_args)})"
             )
+    elif profile.ask_approval_args and (
+        own := _chosen_flags(profile.ask_approval_args, args + (extra_args or []))
+    ):
+        spec.notes.append(
+            f"{agent}: its profile or arguments choose the permission mode ({', '.join(own)}); "
+            "coder-tui's asking mode is not added"
+        )
+    elif profile.ask_approval_args:
+        # coder-tui is the approval authority: the CLI asks, the user or policy answers.
+        args += profile.ask_approval_args
+        spec.notes.append(
+            f"{agent}: {profile.title or profile.name} asks before edits and commands "
+            f"({' '.join(profile.ask_approval_args)}); answer in coder-tui, or choose a policy"
+        )
+        if profile.hooks is HookKind.CLAUDE:
+            _claude_mode_note(spec, home, cwd)
     args += extra_args or []
     if first_prompt and profile.first_prompt_args is not None:
         args += _fill(profile.first_prompt_args, values)
     spec.argv = command + args
     return spec
+
+
+def _chosen_flags(ask_args: list[str], given: list[str]) -> list[str]:
+    """The flags of ``ask_args`` that ``given`` already sets (a CLI may refuse a repeated one:
+    Codex does), e.g. a user profile with its own ``--sandbox``."""
+    flags = {arg for arg in ask_args if arg.startswith("-")}
+    return [arg for arg in given if arg.split("=", 1)[0] in flags]
 
 
 # --- Claude Code -----------------------------------------------------------------------------
@@ -179,6 +204,28 @@ def _claude_trust(spec: LaunchSpec, home: Path, cwd: Path) -> None:
         f"claude: marked {cwd} as trusted in ~/.claude.json (the only place Claude Code keeps "
         f"folder trust); backup at {backup}"
     )
+
+
+def _claude_mode_note(spec: LaunchSpec, home: Path, cwd: Path) -> None:
+    """Say so when the user's own Claude settings choose a permission mode that does not ask:
+    the launch's --permission-mode wins over it inside coder-tui."""
+    for settings in (
+        home / ".claude" / "settings.json",
+        cwd / ".claude" / "settings.json",
+        cwd / ".claude" / "settings.local.json",
+    ):
+        try:
+            data = json.loads(settings.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        permissions = data.get("permissions") if isinstance(data, dict) else None
+        mode = permissions.get("defaultMode") if isinstance(permissions, dict) else None
+        if isinstance(mode, str) and mode not in ("default", "manual"):
+            spec.notes.append(
+                f"claude: {settings} sets defaultMode {mode!r}; inside coder-tui Claude asks "
+                "instead (a policy or --skip-approvals lets edits through)"
+            )
+            return
 
 
 # --- Codex -----------------------------------------------------------------------------------

@@ -104,6 +104,14 @@ class StartupAnswer(_Strict):
         return pattern
 
 
+class CheckedVersions(_Strict):
+    """The CLI versions this profile was checked against (its screens recorded, the e2e tier
+    green): outside the range the profile may no longer fit, and coder-tui says so."""
+
+    min: str = Field(pattern=r"^\d+(?:\.\d+)+$")
+    max: str = Field(pattern=r"^\d+(?:\.\d+)+$")
+
+
 class AgentProfile(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     title: str = ""
@@ -124,6 +132,14 @@ class AgentProfile(_Strict):
     submit_proof_timeout: float = Field(default=2.0, gt=0)  # seconds to see proof before re-sending
     session: SessionArgs = SessionArgs()
     skip_approval_args: list[str] = Field(default_factory=list)  # used only when asked
+    # Arguments that make the CLI ask before it edits or runs anything, so that coder-tui (the
+    # user, or the policy the user chose) decides: given on every launch unless approvals are
+    # skipped. They override a permission mode chosen in the user's own CLI settings.
+    ask_approval_args: list[str] = Field(default_factory=list)
+    # Values of a hook payload's ``permission_mode`` under which the CLI asks; any other mode
+    # reported while approvals are not skipped raises a visible warning.
+    asking_modes: list[str] = Field(default_factory=list)
+    checked_versions: CheckedVersions | None = None
     approval_keys: ApprovalKeys = ApprovalKeys()
     startup_answers: list[StartupAnswer] = Field(default_factory=list)
     startup_timeout: float = Field(default=30.0, gt=0)
