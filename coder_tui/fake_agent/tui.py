@@ -22,7 +22,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from coder_tui.fake_agent.widths import char_width, text_width
+from coder_tui.core.cellwidths import char_width, text_width
 
 SPINNER_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 

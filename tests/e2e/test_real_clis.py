@@ -259,3 +259,37 @@ async def test_a_claude_mode_that_does_not_ask_is_a_visible_warning(world: World
         assert app.channel is not None
         posted = [m.text for m in app.channel.messages if m.author == "system"]
         assert f"claude: {warning}" in posted
+
+
+async def test_claudes_diff_panel_stays_out_of_a_reply_read_from_the_screen(world: World) -> None:
+    """Claude Code 2.1.332 opens a diff panel beside the transcript after a file change when
+    the pane is 144+ columns wide. A reply read from the screen (here: a profile without hooks,
+    so the screen is the only source) holds the reply, not the panel."""
+    config = world.home / ".claude.json"
+    data = json.loads(config.read_text())
+    data["projects"] = {str(world.project): {"hasTrustDialogAccepted": True}}  # no hooks: no
+    config.write_text(json.dumps(data))  # trust from coder-tui's Claude launch either
+    base = load_profiles()["claude"]
+    folder = paths.config_dir() / "agents"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "claude.yaml").write_text(base.model_copy(update={"hooks": "none"}).model_dump_json())
+    target = world.project / "notes.txt"
+    world.server.script("anthropic", WriteFile(str(target), "hello\nworld\n", then="wrote it"))
+    app = make_app(world, "claude")
+    async with app.run_test(size=(160, 45)) as pilot:
+        agent = await start(app)
+        await pilot.press("ctrl+right_square_bracket", "m")  # maximise the pane: 144+ columns
+        await wait_for(lambda: agent.session.screen.cols >= 144)
+        await agent.wait_until_ready()
+        await agent.deliver("Please write notes.txt")
+        await approval_asked(agent)
+        await pilot.press("ctrl+right_square_bracket", "a")
+        reply = await next_turn(agent, 0)
+        raw = agent.session.screen.text()
+        version = json.loads(agent.launch_record.read_text())["cli_version"] or ""
+        if version.startswith("2.1.332"):
+            assert "/diff to close" in raw, raw  # the panel is open on this version
+        assert reply.endswith("wrote it"), reply
+        assert "file changed" not in reply and "/diff to close" not in reply, reply
+        assert "│" not in reply, reply
+        assert "Write(notes.txt)" in reply  # the turn's own transcript, read left of the panel

@@ -382,3 +382,30 @@ async def test_a_mode_that_does_not_ask_is_a_warning_unless_approvals_were_skipp
         assert record["approvals_skipped"] is skipped
     finally:
         await agent.stop()
+
+
+@pytest.mark.parametrize("hooks", [True, False], ids=["hooks", "screen-only"])
+async def test_approve_edits_leaves_a_write_outside_the_working_folder_to_the_user(
+    tmp_path: Path, fake_state: None, hooks: bool
+) -> None:
+    """With hooks the policy judges the tool call the CLI reported (Write, and where): a write
+    outside the working folder is no edit it may approve. Screen-only, it judges the prompt."""
+    script = (
+        "rules:\n  - match: create\n    write: {path: ../outside.txt, content: kept out}\n"
+        "    reply: done\n"
+    )
+    agent, events = await start_agent(tmp_path, hooks=hooks, script=script)
+    agent.policy = ApprovalPolicy.APPROVE_EDITS
+    try:
+        await agent.deliver("create it")
+        await agent.wait_for_status(AgentStatus.NEEDS_APPROVAL, within=10)
+        if hooks:
+            # Two quiescence periods: the policy had every chance to answer and did not.
+            await asyncio.sleep(2 * agent.profile.screen.quiescence)
+            assert not [e for e in events if isinstance(e, ApprovalAnswered)]
+            assert agent.status is AgentStatus.NEEDS_APPROVAL
+            assert not (tmp_path / "outside.txt").exists()
+        else:  # the prompt reads "Do you want to create ../outside.txt": an edit by its header
+            await wait_turn(events, 1)
+    finally:
+        await agent.stop()

@@ -611,8 +611,8 @@ def test_cluster_widths_agree_with_the_emulator(text: str, cells: int) -> None:
 
 
 def test_every_code_point_width_agrees_with_the_emulator() -> None:
+    from coder_tui.core.cellwidths import char_width
     from coder_tui.core.emulator import Screen
-    from coder_tui.fake_agent.widths import char_width
 
     wrong: list[str] = []
     counts = {0: 0, 1: 0, 2: 0}
@@ -625,7 +625,7 @@ def test_every_code_point_width_agrees_with_the_emulator() -> None:
             counts[measured] += 1
             if char_width(chr(code)) != measured:
                 wrong.append(f"U+{code:04X} emulator {measured} fake agent {char_width(chr(code))}")
-    assert not wrong, f"{len(wrong)} differ (python -m coder_tui.fake_agent.widths): {wrong[:20]}"
+    assert not wrong, f"{len(wrong)} differ (python -m coder_tui.core.cellwidths): {wrong[:20]}"
     assert counts[0] > 5000 and counts[2] > 150_000  # the sweep did see both kinds
 
 

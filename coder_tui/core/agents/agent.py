@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ from coder_tui.core.agents.versions import (
     probe_version,
     version_number,
 )
+from coder_tui.core.cellwidths import char_width, text_width
 from coder_tui.core.pty import PtyExit
 from coder_tui.core.session import TerminalSession
 
@@ -59,12 +61,11 @@ NOTIFICATION_EVENTS = {"Notification"}
 PERMISSION_TYPES = {"permission_prompt", "ToolPermission"}
 PERMISSION_EVENTS = {"PermissionRequest"}  # Codex: raised as its approval prompt opens
 TOOL_DONE_EVENTS = {"PostToolUse"}  # a tool ran: any approval it needed was answered
+TOOL_EVENTS = {"PreToolUse", "PermissionRequest", "BeforeTool"}  # name the tool about to run
 
 SCREEN_CHECK_INTERVAL = 0.05  # seconds between screen-rule evaluations while output flows
 PROMPT_HOOK_GRACE = 1.0  # seconds to wait for the prompt hook once the screen proved the submit
 HOOK_MISS_QUIET = 5.0  # quiet seconds with the idle marker that end a turn whose hook was missed
-STATUS_LINES_ABOVE = 2  # rows right above the input box where a spinner line is looked for
-FOOTER_LINES = 1  # last screen lines (the footer) looked at for busy and idle markers
 APPROVAL_DRAW_WAIT = 10.0  # seconds an early answer waits for the approval prompt to be drawn
 LATE_APPROVAL_NOTICE = 15.0  # seconds after a prompt went away in which a hook about it is stale
 STARTUP_ANSWER_GAP = 2.0  # seconds before a startup dialog that is still there is answered again
@@ -140,6 +141,8 @@ class Agent:
         self._interrupted_at: float | None = None
         self._denied_at: float | None = None  # coder-tui denied an approval in this turn
         self._session_started = False  # the CLI's start hook fired
+        self._pending_tool: tuple[str, object] | None = None  # the tool a hook said runs next
+        self._policy_applied = False  # the policy judged the approval now open
         self._stuck_warned = False  # the start-timeout diagnosis was raised
         self._started_at: float | None = None
         self.cli_version: str | None = None  # the CLI's own --version line, once read
@@ -171,16 +174,32 @@ class Agent:
         self._status_changed = asyncio.Event()
         self._emit(StatusChanged(self.name, old, new, source, detail))
         if new is AgentStatus.NEEDS_APPROVAL:
+            self._policy_applied = False
             self._emit(ApprovalRequested(self.name, detail, source))
             self._apply_policy()
 
     def _apply_policy(self) -> None:
-        """Answer a permission prompt by the agent's explicit policy, or leave it to the user."""
-        if self.policy is ApprovalPolicy.ASK:
+        """Answer a permission prompt by the agent's explicit policy, or leave it to the user.
+
+        approve-edits approves only what the CLI itself says is a file edit inside the working
+        folder: the tool its hook named (name and paths from the tool input), or, for a CLI
+        whose hook named none, the prompt once drawn. Anything else waits for the user."""
+        if self.policy is ApprovalPolicy.ASK or self._policy_applied:
+            return
+        if self.policy is ApprovalPolicy.APPROVE_ALL:
+            self._policy_applied = True
+            self.approve(by=str(self.policy))
+            return
+        if self._pending_tool is not None:
+            self._policy_applied = True
+            if is_edit_in(self._pending_tool, self.profile.edit_tools, self.spec.cwd):
+                self.approve(by=str(self.policy))
             return
         region = self._rules.approval_region(self.screen_lines())
-        is_edit = self._rules.find(self._rules.approval_edit, region) is not None
-        if self.policy is ApprovalPolicy.APPROVE_ALL or is_edit:
+        if self._rules.find(self._rules.approval, region) is None:
+            return  # announced by a hook, not drawn yet: judged once it is on screen
+        self._policy_applied = True
+        if self._rules.find(self._rules.approval_edit, region) is not None:
             self.approve(by=str(self.policy))
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -381,9 +400,12 @@ class Agent:
                 return  # Codex's internal title-generation turn runs on another thread
             if turn_id and turn_id in self._ended_turn_ids:
                 return  # its Stop hook already ended this turn
+        if event in TOOL_EVENTS and payload.get("tool_name"):
+            self._pending_tool = (str(payload["tool_name"]), payload.get("tool_input"))
         if event in PERMISSION_EVENTS:
             self._hook_approval(str(payload.get("tool_name", "")))
         elif event in TOOL_DONE_EVENTS:
+            self._pending_tool = None
             if self.status is AgentStatus.NEEDS_APPROVAL:
                 self._set_status(AgentStatus.WORKING, Source.HOOK)
         elif event in INTERRUPT_EVENTS:
@@ -391,8 +413,9 @@ class Agent:
                 self._remember_turn(turn_id)
                 self._end_turn(self._screen_reply(), Source.HOOK)
         elif event in PROMPT_EVENTS:
-            prompt = str(payload.get("prompt", ""))
+            prompt = unwrap_pastes(str(payload.get("prompt", "")))
             self._denied_at = None  # a new turn
+            self._pending_tool = None
             self._prompt_events.append(prompt)
             self._emit(PromptAccepted(self.name, prompt, Source.HOOK))
             self._set_status(AgentStatus.WORKING, Source.HOOK)
@@ -479,7 +502,8 @@ class Agent:
         self._screen_dirty.set()
 
     def screen_lines(self) -> list[str]:
-        return self.session.screen.text().split("\n")
+        """The screen, one row a line, a side panel cut off (see ScreenRules.side_panel)."""
+        return self._rules.without_side_panel(self.session.screen.text().split("\n"))
 
     async def _watch_screen(self) -> None:
         """Evaluate screen rules after output (at most every SCREEN_CHECK_INTERVAL) and when
@@ -516,6 +540,7 @@ class Agent:
         if approval is not None:
             self._approval_drawn = True
             self._set_status(AgentStatus.NEEDS_APPROVAL, Source.SCREEN, approval)
+            self._apply_policy()  # a prompt a hook announced early is judged once drawn
             return
         status_lines = rules.status_region(lines)
         busy = rules.find(rules.busy, status_lines) is not None
@@ -614,7 +639,7 @@ class Agent:
         trailing spaces are kept where the profile says they are text."""
         keep = self.profile.screen.trailing_spaces_are_text
         lines = self.session.screen.contents(trim=not keep).split("\n")
-        return self._rules.above_input(lines)
+        return self._rules.above_input(self._rules.without_side_panel(lines))
 
     def _screen_reply(self) -> str:
         """The text the turn added to the screen: what follows the last lines that were there
@@ -699,7 +724,8 @@ class Agent:
             self._pending_prompt = text
             empty_box = self._rules.input_text(self.screen_lines())
             self._pasting = True
-            self.session.paste(text)
+            for piece in paste_pieces(text, self.profile):
+                self.session.paste(piece)
             await asyncio.sleep(self.profile.paste_enter_delay)  # the CLI's own paste guard
             # "Input box cleared" counts as proof only if the paste visibly filled the box.
             pasted_box = self._rules.input_text(self.screen_lines())
@@ -721,8 +747,13 @@ class Agent:
             self._pending_prompt = None
             raise DeliveryError(
                 f"{self.name} did not accept the prompt after "
-                f"{self.profile.submit_retries + 1} Enter presses"
-                + (f" ({self._exit_text()})" if self.status is AgentStatus.EXITED else "")
+                f"{self.profile.submit_retries + 1} Enter presses ("
+                + (
+                    self._exit_text()
+                    if self.status is AgentStatus.EXITED
+                    else self.screen_diagnosis()
+                )
+                + ")"
             )
 
     async def _await_proof(
@@ -807,6 +838,84 @@ class Agent:
 
     def _approval_detail(self) -> str:
         return self._rules.find(self._rules.approval, self.screen_lines()) or ""
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def paste_pieces(text: str, profile: AgentProfile) -> list[str]:
+    """``text`` cut into the pastes the profile allows (whole when it sets no limits): line
+    by line, a line longer than a piece cut at character boundaries."""
+    limits = profile.paste_chunks
+    if limits is None:
+        return [text]
+    pieces: list[str] = []
+    piece, newlines, length = "", 0, 0
+    for line in text.splitlines(keepends=True):
+        breaks = line.count("\n")
+        size = utf16_length(line)
+        if piece and (newlines + breaks > limits.max_newlines or length + size > limits.max_length):
+            pieces.append(piece)
+            piece, newlines, length = "", 0, 0
+        while size > limits.max_length:  # one line alone is too long
+            cut, used = 0, 0
+            while cut < len(line) and used + utf16_length(line[cut]) <= limits.max_length:
+                used += utf16_length(line[cut])
+                cut += 1
+            pieces.append(line[:cut])
+            line = line[cut:]
+            size = utf16_length(line)
+        piece += line
+        newlines += breaks
+        length += size
+    if piece:
+        pieces.append(piece)
+    return pieces
+
+
+_PASTE_WRAPPER = re.compile(
+    r'(?:\n\n)?<pasted_content id="([0-9A-Za-z]+)">\n(.*?)\n</pasted_content id="\1">\n?', re.S
+)
+
+
+def unwrap_pastes(prompt: str) -> str:
+    """The prompt as typed: Claude Code 2.1.332 reports (and sends the model) a collapsed
+    paste wrapped in ``<pasted_content id="...">`` tags; the text inside is exact."""
+    return _PASTE_WRAPPER.sub(lambda match: match.group(2), prompt)
+
+
+_PATCH_PATHS = re.compile(r"^\*\*\* (?:Add File|Update File|Delete File|Move to): (.+)$", re.M)
+_PATH_KEYS = ("file_path", "notebook_path", "path", "absolute_path")
+
+
+def edited_paths(tool_input: object) -> list[str]:
+    """The files a tool call would change, from its input as the CLI reported it: a path
+    field (Claude's Write/Edit, Gemini's write_file/replace) or the headers of a Codex patch."""
+    if isinstance(tool_input, str):
+        text = tool_input
+        try:
+            tool_input = json.loads(text)
+        except ValueError:
+            return _PATCH_PATHS.findall(text)
+    if not isinstance(tool_input, dict):
+        return []
+    found = [str(tool_input[key]) for key in _PATH_KEYS if isinstance(tool_input.get(key), str)]
+    for key in ("command", "patch", "input"):
+        if isinstance(tool_input.get(key), str):
+            found += _PATCH_PATHS.findall(tool_input[key])
+    return [path.strip() for path in found]
+
+
+def is_edit_in(tool: tuple[str, object], edit_tools: list[str], cwd: Path) -> bool:
+    """Whether the tool call is a file edit (by the profile's list of edit tools) whose every
+    file lies inside ``cwd``. A tool that names no file is not provably an edit."""
+    name, tool_input = tool
+    if name not in edit_tools:
+        return False
+    files = edited_paths(tool_input)
+    root = cwd.resolve()
+    return bool(files) and all((root / path).resolve().is_relative_to(root) for path in files)
 
 
 ANCHOR_LINES = 6  # non-empty lines from before the turn that locate where its output starts
@@ -895,6 +1004,18 @@ def read_screen(profile: AgentProfile, lines: list[str]) -> ScreenReading:
     return rules.read(lines)
 
 
+def _cut_at_column(line: str, divider: str, column: int) -> str:
+    """``line`` up to the divider that stands at screen ``column``, or whole if none does."""
+    width = 0
+    for index, char in enumerate(line):
+        if width == column:
+            return line[:index].rstrip() if char == divider else line
+        if width > column:
+            return line
+        width += char_width(char)
+    return line
+
+
 class _CompiledRules:
     """The profile's screen regexes, compiled once."""
 
@@ -907,7 +1028,29 @@ class _CompiledRules:
         self.approval = [re.compile(p) for p in rules.approval]
         self.approval_edit = [re.compile(p) for p in rules.approval_edit]
         self.input_box = re.compile(rules.input_box) if rules.input_box else None
+        self.side_panel = re.compile(rules.side_panel) if rules.side_panel else None
+        self.rows_above = rules.status_rows_above
+        self.footer_rows = rules.footer_rows
+        self.divider = rules.side_panel_divider
         self.startup_answers = [(a, re.compile(a.screen)) for a in profile.startup_answers]
+
+    def without_side_panel(self, lines: list[str]) -> list[str]:
+        """``lines`` with an open side panel cut off: rows that hold the divider at the panel's
+        screen column end just before it (other rows, such as a full-width input box and
+        footer, and scrollback from before it opened, are kept as they are)."""
+        if self.side_panel is None or not any(self.side_panel.search(line) for line in lines):
+            return lines
+        columns: Counter[int] = Counter()
+        for line in lines:
+            at = line.rfind(self.divider)
+            if at > 0:
+                columns[text_width(line[:at])] += 1
+        if not columns:
+            return lines
+        column, rows = columns.most_common(1)[0]
+        if rows < 3:
+            return lines
+        return [_cut_at_column(line, self.divider, column) for line in lines]
 
     def read(self, lines: list[str]) -> ScreenReading:
         idle = self.find(self.idle, self.idle_region(lines)) if self.idle else None
@@ -944,8 +1087,8 @@ class _CompiledRules:
         start = self._input_start(lines)
         filled = [line for line in lines if line.strip()]
         if start is None:
-            return filled[-(STATUS_LINES_ABOVE + FOOTER_LINES) :]
-        return lines[max(0, start - STATUS_LINES_ABOVE) : start] + filled[-FOOTER_LINES:]
+            return filled[-(self.rows_above + self.footer_rows) :]
+        return lines[max(0, start - self.rows_above) : start] + filled[-self.footer_rows :]
 
     def idle_region(self, lines: list[str]) -> list[str]:
         """Where an idle marker counts: the status region plus the input box's first line,

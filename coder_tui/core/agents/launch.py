@@ -301,7 +301,7 @@ def _codex_hooks(hook: list[str], cwd: Path) -> list[str]:
 
 GEMINI_HOME_ENV = "GEMINI_CLI_HOME"
 GEMINI_TRUST_ENV = "GEMINI_CLI_TRUST_WORKSPACE"
-GEMINI_HOOK_EVENTS = ("SessionStart", "BeforeAgent", "AfterAgent", "Notification")
+GEMINI_HOOK_EVENTS = ("SessionStart", "BeforeAgent", "AfterAgent", "Notification", "BeforeTool")
 GEMINI_HOME_LINKS = (".agents", ".env")  # read by Gemini from the home folder itself
 _JSON_COMMENT = re.compile(r'"(?:\\.|[^"\\])*"|//[^\n]*|/\*.*?\*/', re.DOTALL)
 

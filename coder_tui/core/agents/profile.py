@@ -44,7 +44,18 @@ class ScreenRules(_Strict):
     approval: list[str] = Field(default_factory=list)
     approval_edit: list[str] = Field(default_factory=list)  # approvals that are file edits
     input_box: str | None = None  # first line of the input box: the region above is output
+    # Rows right above the input box where the CLI draws its spinner (Codex leaves two blank
+    # rows between; Gemini a rule, a mode hint and the box's border).
+    status_rows_above: int = Field(default=2, ge=1, le=8)
+    # Last non-empty rows that make the footer (Claude's wraps onto a second row in a narrow
+    # pane: its mode, then "● high · /effort").
+    footer_rows: int = Field(default=1, ge=1, le=4)
     quiescence: float = Field(default=1.5, gt=0)  # seconds without screen change that mean "idle"
+    # A side panel the CLI may open beside its transcript (Claude Code 2.1.332's diff panel in
+    # panes of 144+ columns): a regex that tells it is open. Rows split by its divider are
+    # read up to the divider only, so the panel is neither a status nor part of a reply.
+    side_panel: str | None = None
+    side_panel_divider: str = Field(default="│", min_length=1, max_length=1)
     # The CLI writes only its own text, never pads a row with spaces: the spaces it wrote at a
     # line's end, and lines of only spaces, are then part of a reply read off the screen (the
     # emulator tells a written space from an empty cell). Off for CLIs that pad rows.
@@ -57,7 +68,7 @@ class ScreenRules(_Strict):
             _compile(pattern)
         return patterns
 
-    @field_validator("input_box")
+    @field_validator("input_box", "side_panel")
     @classmethod
     def _box_compiles(cls, pattern: str | None) -> str | None:
         if pattern is not None:
@@ -104,6 +115,15 @@ class StartupAnswer(_Strict):
         return pattern
 
 
+class PasteChunks(_Strict):
+    """Deliver a prompt as several bracketed pastes, each within these limits. Claude Code
+    collapses one paste of over 800 characters or with 3+ newlines into "[Pasted text #N]"
+    and hands it to the model wrapped as third-party content; smaller pastes are typed text."""
+
+    max_newlines: int = Field(ge=0)
+    max_length: int = Field(gt=0)  # in UTF-16 code units, as a JavaScript CLI counts
+
+
 class CheckedVersions(_Strict):
     """The CLI versions this profile was checked against (its screens recorded, the e2e tier
     green): outside the range the profile may no longer fit, and coder-tui says so."""
@@ -127,6 +147,7 @@ class AgentProfile(_Strict):
     hooks: HookKind = HookKind.NONE
     screen: ScreenRules = ScreenRules()
     paste_enter_delay: float = Field(default=0.1, ge=0, le=5)  # seconds between paste end and Enter
+    paste_chunks: PasteChunks | None = None  # None: the whole prompt in one paste
     submit_key: str = "\r"
     submit_retries: int = Field(default=3, ge=0, le=10)  # Enter re-sent alone, never the text
     submit_proof_timeout: float = Field(default=2.0, gt=0)  # seconds to see proof before re-sending
@@ -140,6 +161,9 @@ class AgentProfile(_Strict):
     # reported while approvals are not skipped raises a visible warning.
     asking_modes: list[str] = Field(default_factory=list)
     checked_versions: CheckedVersions | None = None
+    # Tool names (as the CLI's hooks report them) that only edit files: the approve-edits
+    # policy approves these when every file they touch is inside the working folder.
+    edit_tools: list[str] = Field(default_factory=list)
     approval_keys: ApprovalKeys = ApprovalKeys()
     startup_answers: list[StartupAnswer] = Field(default_factory=list)
     startup_timeout: float = Field(default=30.0, gt=0)

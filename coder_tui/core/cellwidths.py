@@ -2,7 +2,8 @@
 
 The fake agent lays out its screen the way a real terminal app must: with the widths the
 terminal itself gives, or a wrapped row overflows, the terminal soft-wraps it and every
-cursor-up redraw after it lands on the wrong rows.
+cursor-up redraw after it lands on the wrong rows. The agent layer uses them to find a
+screen column in a row's text (a side panel's divider).
 
 Ghostty with DEC mode 2027 (grapheme clustering) off, its default, which nothing in coder-tui
 changes, gives every code point its own width and adds them up; a zero-width code point joins
@@ -20,7 +21,7 @@ database is Unicode 14 while Ghostty's is Unicode 16 (U+0897 is a zero-width mar
 Ghostty's widths are not plain East_Asian_Width (regional indicators are 2, prepended
 concatenation marks such as U+0600 are 1, Hangul fillers are 0, Cf format characters other
 than those are 0). Regenerate it after a pyghostty upgrade with
-``python -m coder_tui.fake_agent.widths``; tests/unit/test_fake_agent.py checks every code
+``python -m coder_tui.core.cellwidths``; tests/unit/test_fake_agent.py checks every code
 point against the emulator.
 """
 

@@ -1,0 +1,77 @@
+"""Pure parts of how an agent's screen and prompts are read: pastes cut to the CLI's limits,
+Claude's paste wrapper removed, a side panel kept out of the screen text."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from coder_tui.core.agents.agent import _CompiledRules, paste_pieces, unwrap_pastes, utf16_length
+from coder_tui.core.agents.profile import load_profiles
+
+CLAUDE = load_profiles()["claude"]
+
+
+@given(
+    st.text(alphabet=st.sampled_from(["a", "é", "中", "🙂", "\n", " ", "\t", "x"]), max_size=3000)
+)
+def test_pastes_rebuild_the_text_and_stay_within_the_limits(text: str) -> None:
+    limits = CLAUDE.paste_chunks
+    assert limits is not None
+    pieces = paste_pieces(text, CLAUDE)
+    assert "".join(pieces) == text
+    for piece in pieces:
+        assert piece
+        assert piece.count("\n") <= limits.max_newlines
+        assert utf16_length(piece) <= limits.max_length
+
+
+def test_a_profile_without_limits_pastes_once() -> None:
+    codex = load_profiles()["codex"]
+    text = "line\n" * 100
+    assert paste_pieces(text, codex) == [text]
+
+
+def test_claudes_paste_wrapper_is_removed_and_nothing_else() -> None:
+    inner = "Review this:\n  1. one\n\n```\ncode\n```"
+    wrapped = f'\n\n<pasted_content id="6629">\n{inner}\n</pasted_content id="6629">\n'
+    assert unwrap_pastes(wrapped) == inner
+    assert unwrap_pastes("typed " + wrapped) == "typed " + inner
+    plain = 'a prompt that mentions <pasted_content id="1"> in passing'
+    assert unwrap_pastes(plain) == plain
+
+
+# Claude Code 2.1.332 at 160 columns after a file change (seen; shortened): the transcript
+# rows are split at column 88 by the diff panel; the input box and footer are full width.
+PANEL = [
+    " " * 88 + "│" + " " * 20 + "╮",
+    "▝▜██████▀  Opus 5.5 · API Usage Billing" + " " * 49 + "│1 file changed   /diff to close",
+    "❯ Please write notes.txt" + " " * 64 + "│notes.txt (untracked)",
+    "● Write(notes.txt)" + " " * 70 + "│New file not yet staged.",
+    "中文 ● wrote it" + " " * (88 - 15) + "│",
+    "─" * 160,
+    "❯ ",
+    "─" * 160,
+    "  ⏸ manual mode on · ? for shortcuts · ← for agents",
+]
+
+
+def test_a_side_panel_is_cut_off_at_its_divider() -> None:
+    rules = _CompiledRules(CLAUDE)
+    lines = rules.without_side_panel(PANEL)
+    assert lines[:5] == [
+        "",
+        "▝▜██████▀  Opus 5.5 · API Usage Billing",
+        "❯ Please write notes.txt",
+        "● Write(notes.txt)",
+        "中文 ● wrote it",  # wide characters: the divider is found by screen column
+    ]
+    assert lines[5:] == PANEL[5:]
+    assert not any("file changed" in line for line in lines)
+    assert rules.read(lines).state == "idle"
+
+
+def test_rows_are_left_alone_without_an_open_panel() -> None:
+    rules = _CompiledRules(CLAUDE)
+    table = ["a │ b", "c │ d", "e │ f", "g │ h"]  # a reply's own table is text, not a panel
+    assert rules.without_side_panel(table) == table
