@@ -283,7 +283,7 @@ async def test_claudes_diff_panel_stays_out_of_a_reply_read_from_the_screen(worl
         await agent.wait_until_ready()
         await agent.deliver("Please write notes.txt")
         await approval_asked(agent)
-        await pilot.press("ctrl+right_square_bracket", "a")
+        agent.approve()  # (the keys that do this are tested above; this test is the panel's)
         reply = await next_turn(agent, 0)
         raw = agent.session.screen.text()
         version = json.loads(agent.launch_record.read_text())["cli_version"] or ""
@@ -293,3 +293,21 @@ async def test_claudes_diff_panel_stays_out_of_a_reply_read_from_the_screen(worl
         assert "file changed" not in reply and "/diff to close" not in reply, reply
         assert "│" not in reply, reply
         assert "Write(notes.txt)" in reply  # the turn's own transcript, read left of the panel
+
+
+async def test_a_prompt_starting_with_bang_or_slash_is_not_run_as_a_command(world: World) -> None:
+    """A model's reply forwarded to Claude may start with `!` (Claude would run it in bash) or
+    `/` (a slash command): it reaches the model as a prompt, behind a backslash."""
+    world.server.script("anthropic", Reply("not run"), Reply("not a command"))
+    app = make_app(world, "claude")
+    async with app.run_test(size=(120, 40)):
+        agent = await start(app)
+        await agent.deliver("!touch ran.txt")
+        assert await next_turn(agent, 0) == "not run"
+        await agent.deliver("/clear the cache\nline two")
+        assert await next_turn(agent, 1) == "not a command"
+        assert world.server.user_texts("anthropic") == [
+            "\\!touch ran.txt",
+            "\\/clear the cache\nline two",
+        ]
+        assert not (world.project / "ran.txt").exists()

@@ -6,7 +6,13 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coder_tui.core.agents.agent import _CompiledRules, paste_pieces, unwrap_pastes, utf16_length
+from coder_tui.core.agents.agent import (
+    _CompiledRules,
+    guard_prompt,
+    paste_pieces,
+    unwrap_pastes,
+    utf16_length,
+)
 from coder_tui.core.agents.profile import load_profiles
 
 CLAUDE = load_profiles()["claude"]
@@ -49,6 +55,9 @@ PANEL = [
     "❯ Please write notes.txt" + " " * 64 + "│notes.txt (untracked)",
     "● Write(notes.txt)" + " " * 70 + "│New file not yet staged.",
     "中文 ● wrote it" + " " * (88 - 15) + "│",
+    "│"
+    + " " * 68
+    + "✕",  # as contents() gives a row whose cells left of the panel were never written
     "─" * 160,
     "❯ ",
     "─" * 160,
@@ -59,14 +68,15 @@ PANEL = [
 def test_a_side_panel_is_cut_off_at_its_divider() -> None:
     rules = _CompiledRules(CLAUDE)
     lines = rules.without_side_panel(PANEL)
-    assert lines[:5] == [
+    assert lines[:6] == [
         "",
         "▝▜██████▀  Opus 5.5 · API Usage Billing",
         "❯ Please write notes.txt",
         "● Write(notes.txt)",
         "中文 ● wrote it",  # wide characters: the divider is found by screen column
+        "",
     ]
-    assert lines[5:] == PANEL[5:]
+    assert lines[6:] == PANEL[6:]
     assert not any("file changed" in line for line in lines)
     assert rules.read(lines).state == "idle"
 
@@ -75,3 +85,14 @@ def test_rows_are_left_alone_without_an_open_panel() -> None:
     rules = _CompiledRules(CLAUDE)
     table = ["a │ b", "c │ d", "e │ f", "g │ h"]  # a reply's own table is text, not a panel
     assert rules.without_side_panel(table) == table
+
+
+def test_a_prompt_that_claude_would_run_as_a_command_gets_a_backslash() -> None:
+    """First in a prompt, `!` runs the text in bash and `/` as a slash command, even after
+    white space or invisible characters: such a prompt is sent with a backslash in front."""
+    assert guard_prompt("!rm -rf build", CLAUDE) == "\\!rm -rf build"
+    assert guard_prompt("  /clear the cache", CLAUDE) == "\\  /clear the cache"
+    assert guard_prompt("\u200b\n!x", CLAUDE) == "\\\u200b\n!x"
+    for plain in ("Please run !ls", "line\n/clear", "# heading", "@calc.py", "/"[1:] + "x"):
+        assert guard_prompt(plain, CLAUDE) == plain
+    assert guard_prompt("!ls", load_profiles()["codex"]) == "!ls"  # Codex has no such mode

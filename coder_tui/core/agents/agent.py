@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,9 +64,12 @@ PERMISSION_EVENTS = {"PermissionRequest"}  # Codex: raised as its approval promp
 TOOL_DONE_EVENTS = {"PostToolUse"}  # a tool ran: any approval it needed was answered
 TOOL_EVENTS = {"PreToolUse", "PermissionRequest", "BeforeTool"}  # name the tool about to run
 
+INPUT_BOX_ROWS = 10  # the most rows between an input box's top and bottom borders
 SCREEN_CHECK_INTERVAL = 0.05  # seconds between screen-rule evaluations while output flows
 PROMPT_HOOK_GRACE = 1.0  # seconds to wait for the prompt hook once the screen proved the submit
 HOOK_MISS_QUIET = 5.0  # quiet seconds with the idle marker that end a turn whose hook was missed
+ANSWER_RESEND_AFTER = 1.0  # seconds of no output after an approval key that mean it was dropped
+ANSWER_RESENDS = 2
 APPROVAL_DRAW_WAIT = 10.0  # seconds an early answer waits for the approval prompt to be drawn
 LATE_APPROVAL_NOTICE = 15.0  # seconds after a prompt went away in which a hook about it is stale
 STARTUP_ANSWER_GAP = 2.0  # seconds before a startup dialog that is still there is answered again
@@ -143,6 +147,8 @@ class Agent:
         self._session_started = False  # the CLI's start hook fired
         self._pending_tool: tuple[str, object] | None = None  # the tool a hook said runs next
         self._policy_applied = False  # the policy judged the approval now open
+        # The last approval key typed: key, when, the output count then, times re-typed.
+        self._answer_sent: tuple[str, float, int, int] | None = None
         self._stuck_warned = False  # the start-timeout diagnosis was raised
         self._started_at: float | None = None
         self.cli_version: str | None = None  # the CLI's own --version line, once read
@@ -183,14 +189,15 @@ class Agent:
 
         approve-edits approves only what the CLI itself says is a file edit inside the working
         folder: the tool its hook named (name and paths from the tool input), or, for a CLI
-        whose hook named none, the prompt once drawn. Anything else waits for the user."""
+        whose hook named none (or a profile that lists no edit tools), the prompt once drawn.
+        Anything else waits for the user."""
         if self.policy is ApprovalPolicy.ASK or self._policy_applied:
             return
         if self.policy is ApprovalPolicy.APPROVE_ALL:
             self._policy_applied = True
             self.approve(by=str(self.policy))
             return
-        if self._pending_tool is not None:
+        if self._pending_tool is not None and self.profile.edit_tools:
             self._policy_applied = True
             if is_edit_in(self._pending_tool, self.profile.edit_tools, self.spec.cwd):
                 self.approve(by=str(self.policy))
@@ -532,6 +539,7 @@ class Agent:
             None if self._pasting else rules.find(rules.approval, rules.approval_region(lines))
         )
         self._send_pending_answer(approval is not None)
+        self._resend_ignored_answer()
         if self.status is AgentStatus.IDLE and self._has_prompt_hook:
             # A new turn of a CLI with a prompt hook starts with that hook (typed in the pane
             # or delivered). What the screen shows while idle is the last turn's frame not yet
@@ -653,7 +661,7 @@ class Agent:
         keep = self.profile.screen.trailing_spaces_are_text
         prompt = self._pending_prompt or ""
         after = self._snapshot_lines()
-        added = after[_turn_start(self._turn_baseline or [], after) :]
+        added = after[_turn_start(self._turn_baseline or [], after, prompt) :]
         at = 0
         while at < len(added) and not added[at].strip():
             at += 1
@@ -664,7 +672,8 @@ class Agent:
             for _ in range(_trailing_blank_lines(prompt)):
                 if at < len(added) and added[at] and not added[at].strip():
                     at += 1
-        reply = [line for line in added[at:] if self._rules.find(self._rules.busy, [line]) is None]
+        noise = self._rules.busy + self._rules.not_reply
+        reply = [line for line in added[at:] if self._rules.find(noise, [line]) is None]
         if keep:
             while reply and not reply[0]:
                 reply.pop(0)
@@ -715,6 +724,7 @@ class Agent:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         if not text.strip():
             raise DeliveryError("nothing to deliver: the text is empty")
+        text = guard_prompt(text, self.profile)
         async with self._delivery_lock:
             await self.wait_until_ready(ready_timeout)
             started = time.monotonic()
@@ -814,10 +824,29 @@ class Agent:
         before the CLI has drawn it (Codex's PermissionRequest comes ~1 s early): a key sent
         then would land in the input box instead."""
         if self._approval_on_screen() or not self._rules.approval:
-            self.session.write(key.encode())
+            self._write_answer(key)
             return
         self._pending_answer = (key, time.monotonic() + APPROVAL_DRAW_WAIT)
         self._screen_dirty.set()
+
+    def _write_answer(self, key: str, resends: int = 0) -> None:
+        """Type the answer, remembering how the screen stood: Claude Code drops a key that
+        comes right as its prompt appears."""
+        self.session.write(key.encode())
+        self._answer_sent = (key, time.monotonic(), self.session.bytes_received, resends)
+
+    def _resend_ignored_answer(self) -> None:
+        """The prompt is still up and the CLI has not drawn a single byte since our answer:
+        it never saw the key. Type it again (a bounded number of times). Any output since
+        means the CLI reacted, and nothing is sent twice."""
+        if self._answer_sent is None:
+            return
+        key, sent_at, received, resends = self._answer_sent
+        if self.status is not AgentStatus.NEEDS_APPROVAL or self.session.bytes_received != received:
+            self._answer_sent = None
+        elif time.monotonic() - sent_at >= ANSWER_RESEND_AFTER and resends < ANSWER_RESENDS:
+            log.info("%s: the approval answer %r was not taken; typing it again", self.name, key)
+            self._write_answer(key, resends + 1)
 
     def _approval_on_screen(self) -> bool:
         lines = self.screen_lines()
@@ -831,13 +860,29 @@ class Agent:
         key, deadline = self._pending_answer
         if approval_visible:
             self._pending_answer = None
-            self.session.write(key.encode())
+            self._write_answer(key)
         elif time.monotonic() > deadline:
             self._pending_answer = None
             log.warning("%s: the approval prompt never showed; answer %r not sent", self.name, key)
 
     def _approval_detail(self) -> str:
         return self._rules.find(self._rules.approval, self.screen_lines()) or ""
+
+
+def guard_prompt(text: str, profile: AgentProfile) -> str:
+    """``text`` with the profile's escape in front when it would otherwise start with one of
+    the characters that make the CLI run it as a command: a model's reply forwarded as a
+    prompt must never run in a shell. Invisible format characters and white space are looked
+    through, as the CLI does."""
+    guard = profile.prompt_guard
+    if guard is None:
+        return text
+    visible = text.lstrip()
+    while visible and unicodedata.category(visible[0]) == "Cf":
+        visible = visible[1:].lstrip()
+    if any(visible.startswith(start) for start in guard.starts):
+        return guard.escape + text
+    return text
 
 
 def utf16_length(text: str) -> int:
@@ -918,10 +963,11 @@ def is_edit_in(tool: tuple[str, object], edit_tools: list[str], cwd: Path) -> bo
     return bool(files) and all((root / path).resolve().is_relative_to(root) for path in files)
 
 
+PROMPT_MARKS = {">", "›", "❯"}  # how the CLIs mark the echo of a prompt in their transcript
 ANCHOR_LINES = 6  # non-empty lines from before the turn that locate where its output starts
 
 
-def _turn_start(before: list[str], after: list[str]) -> int:
+def _turn_start(before: list[str], after: list[str], prompt: str = "") -> int:
     """Index in ``after`` where the turn's output begins: just past the last lines that were
     on screen at submit. Anchoring on those (not on a common prefix) keeps working once the
     scrollback is full and old rows are dropped from the top."""
@@ -934,7 +980,12 @@ def _turn_start(before: list[str], after: list[str]) -> int:
         window = [line for line in after[:end] if line.strip()][-len(anchor) :]
         if window == anchor and after[end - 1].strip():
             return end
-    # Not found (the CLI redrew everything): fall back to the common prefix.
+    # Not found: the CLI redrew everything (Claude relays out its transcript when its side
+    # panel opens). The turn then starts at the last echo of its prompt, if there is one.
+    for index in range(len(after) - 1, -1, -1):
+        if after[index].strip()[:1] in PROMPT_MARKS and _echo_length(after[index:], prompt):
+            return index
+    # Else the common prefix.
     start = 0
     while start < min(len(before), len(after)) and before[start] == after[start]:
         start += 1
@@ -960,7 +1011,7 @@ def _echo_length(lines: list[str], prompt: str) -> int:
     count = 0
     for index, line in enumerate(lines):
         shown = line.strip()
-        marked = index == 0 and shown[:1] in {">", "›", "❯"}
+        marked = index == 0 and shown[:1] in PROMPT_MARKS
         if marked:
             shown = shown[1:]
         piece = "".join(shown.split())
@@ -1005,7 +1056,11 @@ def read_screen(profile: AgentProfile, lines: list[str]) -> ScreenReading:
 
 
 def _cut_at_column(line: str, divider: str, column: int) -> str:
-    """``line`` up to the divider that stands at screen ``column``, or whole if none does."""
+    """``line`` up to the divider that stands at screen ``column``, or whole if none does. A
+    row that is the divider and panel text alone lost its blank cells before the divider (the
+    formatter that joins wrapped rows drops cells that were never written): nothing is kept."""
+    if line.startswith(divider) and line.count(divider) == 1:
+        return ""
     width = 0
     for index, char in enumerate(line):
         if width == column:
@@ -1029,7 +1084,9 @@ class _CompiledRules:
         self.approval_edit = [re.compile(p) for p in rules.approval_edit]
         self.input_box = re.compile(rules.input_box) if rules.input_box else None
         self.side_panel = re.compile(rules.side_panel) if rules.side_panel else None
+        self.not_reply = [re.compile(p) for p in rules.not_reply]
         self.rows_above = rules.status_rows_above
+        self.box_bottom = re.compile(rules.input_box_bottom) if rules.input_box_bottom else None
         self.footer_rows = rules.footer_rows
         self.divider = rules.side_panel_divider
         self.startup_answers = [(a, re.compile(a.screen)) for a in profile.startup_answers]
@@ -1070,10 +1127,17 @@ class _CompiledRules:
         return None
 
     def _input_start(self, lines: list[str]) -> int | None:
+        """The row of the input box's first line: the last row that matches ``input_box``, or,
+        for a box whose bottom border matches it too (Claude's two rules), the top border just
+        above that bottom (at most INPUT_BOX_ROWS rows up)."""
         if self.input_box is None:
             return None
         for index in range(len(lines) - 1, -1, -1):
             if self.input_box.search(lines[index]):
+                if self.box_bottom is not None and self.box_bottom.search(lines[index]):
+                    for top in range(index - 1, max(-1, index - INPUT_BOX_ROWS - 1), -1):
+                        if self.input_box.search(lines[top]):
+                            return top
                 return index
         return None
 

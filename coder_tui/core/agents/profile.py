@@ -43,7 +43,13 @@ class ScreenRules(_Strict):
     idle: list[str] = Field(default_factory=list)
     approval: list[str] = Field(default_factory=list)
     approval_edit: list[str] = Field(default_factory=list)  # approvals that are file edits
+    # Transcript lines that are the CLI's own, not the model's (a turn's time summary): left
+    # out of a reply read from the screen.
+    not_reply: list[str] = Field(default_factory=list)
     input_box: str | None = None  # first line of the input box: the region above is output
+    # The box's bottom border, where it also matches ``input_box`` (Claude draws the box as two
+    # equal rules): the box then starts at the rule above it, not at the bottom one.
+    input_box_bottom: str | None = None
     # Rows right above the input box where the CLI draws its spinner (Codex leaves two blank
     # rows between; Gemini a rule, a mode hint and the box's border).
     status_rows_above: int = Field(default=2, ge=1, le=8)
@@ -61,14 +67,14 @@ class ScreenRules(_Strict):
     # emulator tells a written space from an empty cell). Off for CLIs that pad rows.
     trailing_spaces_are_text: bool = False
 
-    @field_validator("busy", "idle", "approval", "approval_edit")
+    @field_validator("busy", "idle", "approval", "approval_edit", "not_reply")
     @classmethod
     def _regexes_compile(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
             _compile(pattern)
         return patterns
 
-    @field_validator("input_box", "side_panel")
+    @field_validator("input_box", "input_box_bottom", "side_panel")
     @classmethod
     def _box_compiles(cls, pattern: str | None) -> str | None:
         if pattern is not None:
@@ -124,6 +130,15 @@ class PasteChunks(_Strict):
     max_length: int = Field(gt=0)  # in UTF-16 code units, as a JavaScript CLI counts
 
 
+class PromptGuard(_Strict):
+    """Characters that, first in a prompt, make the CLI do something else than send it to the
+    model (Claude Code: `!` runs the text in bash, `/` as a slash command; leading white space
+    does not stop it). A prompt that starts with one gets ``escape`` in front."""
+
+    starts: list[str] = Field(min_length=1)
+    escape: str = Field(min_length=1)
+
+
 class CheckedVersions(_Strict):
     """The CLI versions this profile was checked against (its screens recorded, the e2e tier
     green): outside the range the profile may no longer fit, and coder-tui says so."""
@@ -148,6 +163,7 @@ class AgentProfile(_Strict):
     screen: ScreenRules = ScreenRules()
     paste_enter_delay: float = Field(default=0.1, ge=0, le=5)  # seconds between paste end and Enter
     paste_chunks: PasteChunks | None = None  # None: the whole prompt in one paste
+    prompt_guard: PromptGuard | None = None
     submit_key: str = "\r"
     submit_retries: int = Field(default=3, ge=0, le=10)  # Enter re-sent alone, never the text
     submit_proof_timeout: float = Field(default=2.0, gt=0)  # seconds to see proof before re-sending
