@@ -204,6 +204,14 @@ async def test_every_cli_starts_at_its_prompt_in_a_ci_shell(
         assert any("CI, GITHUB_ACTIONS not passed to Gemini CLI" in n for n in app.launch_notes)
 
 
+def write_user_claude_profile(**changes: object) -> None:
+    """A user's own claude profile: the built-in one with ``changes``."""
+    folder = paths.config_dir() / "agents"
+    folder.mkdir(parents=True, exist_ok=True)
+    profile = load_profiles()["claude"].model_copy(update=changes)
+    (folder / "claude.yaml").write_text(profile.model_dump_json())
+
+
 def set_claude_default_mode(world: World, mode: str) -> None:
     """As a user's own ~/.claude/settings.json would choose a permission mode."""
     settings = world.home / ".claude" / "settings.json"
@@ -240,12 +248,7 @@ async def test_a_claude_mode_that_does_not_ask_is_a_visible_warning(world: World
     when that mode does not ask (acceptEdits here) and approvals were not skipped, Claude's
     hooks report it and coder-tui says so in the channel, once."""
     set_claude_default_mode(world, "acceptEdits")
-    base = load_profiles()["claude"]
-    folder = paths.config_dir() / "agents"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "claude.yaml").write_text(
-        base.model_copy(update={"ask_approval_args": []}).model_dump_json()
-    )
+    write_user_claude_profile(ask_approval_args=[])
     world.server.script("anthropic", Reply("one"), Reply("two"))
     app = make_app(world, "claude")
     async with app.run_test(size=(120, 40)):
@@ -269,10 +272,7 @@ async def test_claudes_diff_panel_stays_out_of_a_reply_read_from_the_screen(worl
     data = json.loads(config.read_text())
     data["projects"] = {str(world.project): {"hasTrustDialogAccepted": True}}  # no hooks: no
     config.write_text(json.dumps(data))  # trust from coder-tui's Claude launch either
-    base = load_profiles()["claude"]
-    folder = paths.config_dir() / "agents"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "claude.yaml").write_text(base.model_copy(update={"hooks": "none"}).model_dump_json())
+    write_user_claude_profile(hooks="none")
     target = world.project / "notes.txt"
     world.server.script("anthropic", WriteFile(str(target), "hello\nworld\n", then="wrote it"))
     app = make_app(world, "claude")

@@ -770,7 +770,8 @@ class Agent:
         self, prompts_before: int, turns_before: int, empty_box: str | None, within: float
     ) -> str | None:
         """Proof that the Enter just sent submitted the prompt. The agent was idle before, so a
-        busy marker now, or the box back to its empty state, can only mean it took ours."""
+        busy marker now, the box back to its empty state, or a permission prompt that is not
+        the pasted text itself, can only mean it took ours."""
         deadline = time.monotonic() + within
         screen_proof: str | None = None
         while True:
@@ -784,10 +785,15 @@ class Agent:
                 return screen_proof
             if screen_proof is None:
                 lines = self.screen_lines()
+                asking = self._rules.find(self._rules.approval, self._rules.approval_region(lines))
                 if self._rules.find(self._rules.busy, self._rules.status_region(lines)):
                     screen_proof = "busy marker"
                 elif empty_box is not None and self._rules.input_text(lines) == empty_box:
                     screen_proof = "input box cleared"
+                elif asking is not None and asking not in (self._pending_prompt or ""):
+                    # The CLI already asks permission for its first tool: it took the prompt.
+                    # (Another Enter now would answer "yes" to that question.)
+                    screen_proof = "approval prompt"
                 if screen_proof is not None and not self._has_prompt_hook:
                     return screen_proof
                 if screen_proof is not None:
