@@ -113,7 +113,7 @@ async def run_headless(
         )
         for note in notes:
             console.print(f"[yellow]note:[/] {note}")
-        agent.subscribe(_approval_warner(console, store.channel, agent))
+        agent.subscribe(_agent_reporter(console, store.channel, agent))
         agents[request.name] = agent
 
     async def restart(name: str) -> Agent:
@@ -121,7 +121,7 @@ async def run_headless(
         await old.stop()
         request = next(r for r in requests if r.name == name)
         agent, _ = create_agent(request, profiles, cwd=Path(state.cwd), run_dir=store.run_dir)
-        agent.subscribe(_approval_warner(console, store.channel, agent))
+        agent.subscribe(_agent_reporter(console, store.channel, agent))
         agents[name] = agent
         await agent.start()
         await agent.wait_until_ready(options.startup_timeout)
@@ -169,7 +169,10 @@ async def run_headless(
     return 0 if status is RunStatus.SUCCEEDED else 1
 
 
-def _approval_warner(console: Console, channel: Channel, agent: Agent):  # type: ignore[no-untyped-def]
+def _agent_reporter(console: Console, channel: Channel, agent: Agent):  # type: ignore[no-untyped-def]
+    """What an agent says that the operator does not post: its warnings go to the run's
+    channel (as the TUI posts them), an approval nobody can answer headless to the console."""
+
     def warn(event: AgentEvent) -> None:
         if isinstance(event, AgentWarning):
             channel.post("system", f"{event.agent}: {event.message}", kind=MessageKind.SYSTEM)
