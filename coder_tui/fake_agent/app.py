@@ -55,6 +55,7 @@ class Options:
     alt_screen: bool = False
     wrap: Literal["terminal", "self"] = "terminal"
     approval_mode: Literal["ask", "auto"] = "ask"
+    approval_deaf_ms: int = 0
     log: Path | None = None
     prompt: str | None = None
 
@@ -95,6 +96,14 @@ def parse_args(argv: Sequence[str]) -> Options:
         "rows itself (like Ink-based CLIs)",
     )
     parser.add_argument("--approval-mode", choices=["ask", "auto"], default="ask")
+    parser.add_argument(
+        "--approval-deaf",
+        type=int,
+        default=0,
+        metavar="MS",
+        help="keys this soon after the approval prompt appears are lost, and its last line is "
+        "drawn only then (Claude Code drops a key that comes as it draws its prompt)",
+    )
     parser.add_argument("--log", type=Path, help="debug log file")
     args = parser.parse_args(argv)
     hook_command = None
@@ -107,6 +116,8 @@ def parse_args(argv: Sequence[str]) -> Options:
             parser.error("--hook-command is empty")
     if args.paste_enter_guard < 0:
         parser.error("--paste-enter-guard must be >= 0")
+    if args.approval_deaf < 0:
+        parser.error("--approval-deaf must be >= 0")
     return Options(
         name=args.name,
         script=args.script,
@@ -118,6 +129,7 @@ def parse_args(argv: Sequence[str]) -> Options:
         alt_screen=args.alt_screen,
         wrap=args.wrap,
         approval_mode=args.approval_mode,
+        approval_deaf_ms=args.approval_deaf,
         log=args.log,
         prompt=args.prompt,
     )
@@ -466,6 +478,9 @@ class FakeAgent:
             self._ctrl_c_timer = None
 
     def _answer(self, approved: bool) -> None:
+        if self.approval is not None and not self.approval.ready:
+            log.info("approval answer %s lost: the prompt is still being drawn", approved)
+            return
         if self._approval_answer is not None and not self._approval_answer.done():
             self._approval_answer.set_result(approved)
 
@@ -592,8 +607,11 @@ class FakeAgent:
     async def _ask(self, path: str, content: str) -> bool:
         loop = asyncio.get_running_loop()
         self._approval_answer = loop.create_future()
-        self.approval = tui.ApprovalView(path=path, content=content)
+        deaf = self.options.approval_deaf_ms / 1000
+        self.approval = tui.ApprovalView(path=path, content=content, ready=deaf == 0)
         self._set_phase("approval")
+        if deaf:
+            loop.call_later(deaf, self._approval_drawn)
         try:
             await self._hook(
                 "Notification",
@@ -606,6 +624,11 @@ class FakeAgent:
             self.approval = None
         log.info("approval for %s: %s", path, approved)
         return approved
+
+    def _approval_drawn(self) -> None:
+        if self.approval is not None:
+            self.approval.ready = True
+            self.render()
 
     # --- hooks -----------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ EXIT_FOOTER = "Press Ctrl-C again to exit"
 APPROVAL_FOOTER = "Esc to cancel"
 TITLE_IDLE = "✳"
 TITLE_APPROVAL = "✋"
+APPROVAL_HINT = "Esc to cancel"
 APPROVAL_OPTIONS = ("1. Yes", "2. No, and tell the agent what to do differently (esc)")
 PREVIEW_LINES = 5
 
@@ -122,6 +123,7 @@ class ApprovalView:
     path: str
     content: str
     highlight: int = 0  # 0 = Yes, 1 = No
+    ready: bool = True  # drawn to its last line, taking keys (see --approval-deaf)
 
 
 @dataclass
@@ -172,6 +174,8 @@ def render_dynamic(view: DynamicView, cols: int, rows: int) -> list[str]:
         for index, option in enumerate(APPROVAL_OPTIONS):
             mark = "❯ " if index == approval.highlight else "  "
             content += wrap(mark + option, inner, indent="     ")
+        if approval.ready:
+            content.append(APPROVAL_HINT)
     else:
         for index, line in enumerate(printable_lines(view.input_text)):
             content += wrap((USER_MARK if index == 0 else INDENT) + line, inner)

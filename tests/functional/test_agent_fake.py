@@ -80,7 +80,7 @@ async def test_starting_idle_working_idle_and_exact_reply(
     try:
         assert agent.status is AgentStatus.STARTING
         await agent.wait_for_status(AgentStatus.IDLE, within=15)
-        proof = await agent.deliver("What is the weather?")
+        proof = (await agent.deliver("What is the weather?")).proof
         assert proof.enter_presses == 1
         assert proof.how == ("prompt hook" if hooks else proof.how)
         turn = await wait_turn(events, 1)
@@ -127,7 +127,7 @@ async def test_enter_dropped_after_paste_is_resent_alone(tmp_path: Path, fake_st
         submit_proof_timeout=0.3,
     )
     try:
-        proof = await agent.deliver("guarded prompt")
+        proof = (await agent.deliver("guarded prompt")).proof
         assert proof.enter_presses >= 2
         await wait_turn(events, 1)
         transcript = read_transcript(tmp_path, agent)
@@ -193,6 +193,40 @@ async def test_approval_is_detected_and_answered(
         turn = await wait_turn(events, 2)
         assert not (work / "denied.txt").exists()
         assert "Edit denied" in turn.reply
+    finally:
+        await agent.stop()
+
+
+@pytest.mark.parametrize("hooks", [True, False], ids=["hooks", "screen-only"])
+async def test_an_approval_key_lost_while_the_prompt_is_drawn_is_typed_again_once(
+    tmp_path: Path, fake_state: None, hooks: bool
+) -> None:
+    """Claude Code drops a key that arrives while it still draws its permission prompt, and
+    draws the rest of the prompt after it (seen in CI: the run hung at needs-approval). The
+    fake agent does the same with --approval-deaf: the answer is typed again once the screen
+    has settled with the prompt still up, and the write happens exactly once."""
+    script = (
+        "rules:\n"
+        '  - match: create\n    write: {path: made.txt, content: "yes\\n"}\n    reply: wrote\n'
+        "  - reply: 'prompt was [{prompt}]'\n"
+    )
+    fake_log = tmp_path / "fake.log"
+    agent, events = await start_agent(
+        tmp_path,
+        hooks=hooks,
+        script=script,
+        extra=["--approval-deaf", "400", "--log", str(fake_log)],
+    )
+    try:
+        await agent.deliver("please create the file")
+        await agent.wait_for_status(AgentStatus.NEEDS_APPROVAL, within=5)
+        agent.approve()  # at once: lost, as the prompt's last line is not drawn yet
+        turn = await wait_turn(events, 1)
+        assert "wrote" in turn.reply
+        assert (tmp_path / "work" / "made.txt").read_text() == "yes\n"
+        assert "approval answer True lost" in fake_log.read_text()
+        await agent.deliver("next")  # a second answer typed too many would be in this prompt
+        assert (await wait_turn(events, 2)).reply == "prompt was [next]"
     finally:
         await agent.stop()
 

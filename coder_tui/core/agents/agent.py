@@ -68,8 +68,9 @@ INPUT_BOX_ROWS = 10  # the most rows between an input box's top and bottom borde
 SCREEN_CHECK_INTERVAL = 0.05  # seconds between screen-rule evaluations while output flows
 PROMPT_HOOK_GRACE = 1.0  # seconds to wait for the prompt hook once the screen proved the submit
 HOOK_MISS_QUIET = 5.0  # quiet seconds with the idle marker that end a turn whose hook was missed
-ANSWER_RESEND_AFTER = 1.0  # seconds of no output after an approval key that mean it was dropped
+ANSWER_RESEND_AFTER = 1.0  # quiet seconds, prompt still up, after which an answer was dropped
 ANSWER_RESENDS = 2
+KEPT_REPLIES = 64  # replies kept by turn number for TurnHandle.reply (a late reader's window)
 APPROVAL_DRAW_WAIT = 10.0  # seconds an early answer waits for the approval prompt to be drawn
 LATE_APPROVAL_NOTICE = 15.0  # seconds after a prompt went away in which a hook about it is stale
 STARTUP_ANSWER_GAP = 2.0  # seconds before a startup dialog that is still there is answered again
@@ -92,6 +93,22 @@ class DeliveryProof:
     how: str  # "prompt hook", "busy marker", "input box cleared", "turn ended"
     enter_presses: int
     elapsed: float
+
+
+@dataclass(frozen=True)
+class TurnHandle:
+    """The one turn a delivered prompt started. Its number is taken under the agent's
+    delivery lock, so a caller waits for the reply to its own prompt, never for the reply to
+    a prompt somebody else delivered in between (an @mention while a step waited)."""
+
+    agent: Agent
+    number: int  # the agent's turn count once this turn has ended
+    proof: DeliveryProof
+
+    async def reply(self, within: float | None = None) -> str:
+        """This turn's reply; AgentGone if the agent exits first, TimeoutError after
+        ``within`` seconds."""
+        return await self.agent.reply_of_turn(self.number, within)
 
 
 class Agent:
@@ -119,6 +136,7 @@ class Agent:
         self.session_id = spec.session_id
         self.turns = 0
         self.last_reply: str | None = None
+        self._replies: dict[int, str] = {}  # turn number -> reply, the last KEPT_REPLIES
         self.exit: PtyExit | None = None
         self._listeners: list[Callable[[AgentEvent], None]] = []
         self._rules = _CompiledRules(profile)
@@ -148,7 +166,7 @@ class Agent:
         self._pending_tool: tuple[str, object] | None = None  # the tool a hook said runs next
         self._policy_applied = False  # the policy judged the approval now open
         # The last approval key typed: key, when, the output count then, times re-typed.
-        self._answer_sent: tuple[str, float, int, int] | None = None
+        self._answer_sent: tuple[str, float, int] | None = None
         self._stuck_warned = False  # the start-timeout diagnosis was raised
         self._started_at: float | None = None
         self.cli_version: str | None = None  # the CLI's own --version line, once read
@@ -330,7 +348,18 @@ class Agent:
 
     async def wait_for_turn(self, after: int, within: float | None = None) -> str:
         """Until the agent has finished more than ``after`` turns; returns the last reply.
-        Raises AgentGone if it exits first, TimeoutError after ``within`` seconds."""
+        Raises AgentGone if it exits first, TimeoutError after ``within`` seconds. (To wait
+        for the reply to a prompt of one's own, use the TurnHandle ``deliver`` returns.)"""
+        await self._wait_for_turns(after + 1, within)
+        return self.last_reply or ""
+
+    async def reply_of_turn(self, number: int, within: float | None = None) -> str:
+        """The reply of turn ``number`` (1-based), once it has ended."""
+        await self._wait_for_turns(number, within)
+        return self._replies.get(number, "")
+
+    async def _wait_for_turns(self, count: int, within: float | None) -> None:
+        after = count - 1
         async with asyncio.timeout(within):
             while self.turns <= after:
                 if self.status is AgentStatus.EXITED:
@@ -344,7 +373,6 @@ class Agent:
                 finally:
                     for waiter in waiters:
                         waiter.cancel()
-        return self.last_reply or ""
 
     async def wait_for_status(
         self, *wanted: AgentStatus, within: float | None = None
@@ -484,6 +512,9 @@ class Agent:
         timed_out = self._interrupted_at is not None
         self.turns += 1
         self.last_reply = reply
+        self._replies[self.turns] = reply
+        for old in [n for n in self._replies if n <= self.turns - KEPT_REPLIES]:
+            del self._replies[old]
         self._turn_baseline = None
         self._pending_prompt = None
         self._turn_started = None
@@ -707,13 +738,14 @@ class Agent:
             return self.exit.description
         return self.session.error or "not running"
 
-    async def deliver(self, text: str, *, ready_timeout: float | None = None) -> DeliveryProof:
+    async def deliver(self, text: str, *, ready_timeout: float | None = None) -> TurnHandle:
+        """Submit ``text`` once (see ``_deliver``); the handle's ``reply()`` is this prompt's."""
         try:
             return await self._deliver(text, ready_timeout)
         finally:
             self._pasting = False
 
-    async def _deliver(self, text: str, ready_timeout: float | None) -> DeliveryProof:
+    async def _deliver(self, text: str, ready_timeout: float | None) -> TurnHandle:
         """Submit ``text`` exactly once and prove the CLI accepted it.
 
         The text goes as one bracketed paste (when the CLI enabled it), then, after the
@@ -751,7 +783,8 @@ class Agent:
                     if how != "prompt hook":
                         self._set_status(AgentStatus.WORKING, Source.DELIVERY)
                         self._emit(PromptAccepted(self.name, text, source))
-                    return DeliveryProof(source, how, press, time.monotonic() - started)
+                    proof = DeliveryProof(source, how, press, time.monotonic() - started)
+                    return TurnHandle(self, turns_before + 1, proof)
                 if self.status is AgentStatus.EXITED:
                     break
             self._pending_prompt = None
@@ -836,21 +869,25 @@ class Agent:
         self._screen_dirty.set()
 
     def _write_answer(self, key: str, resends: int = 0) -> None:
-        """Type the answer, remembering how the screen stood: Claude Code drops a key that
-        comes right as its prompt appears."""
+        """Type the answer and remember when: Claude Code drops a key that comes right as its
+        prompt appears (often on a loaded machine)."""
         self.session.write(key.encode())
-        self._answer_sent = (key, time.monotonic(), self.session.bytes_received, resends)
+        self._answer_sent = (key, time.monotonic(), resends)
 
     def _resend_ignored_answer(self) -> None:
-        """The prompt is still up and the CLI has not drawn a single byte since our answer:
-        it never saw the key. Type it again (a bounded number of times). Any output since
-        means the CLI reacted, and nothing is sent twice."""
+        """The prompt is still up, and the screen has not changed for a while since our answer:
+        the CLI never saw the key (a CLI that takes one redraws at once). Type it again, a
+        bounded number of times. Output alone is no proof the key was taken: Claude may still
+        be drawing its prompt when the key is lost (seen in CI)."""
         if self._answer_sent is None:
             return
-        key, sent_at, received, resends = self._answer_sent
-        if self.status is not AgentStatus.NEEDS_APPROVAL or self.session.bytes_received != received:
+        key, sent_at, resends = self._answer_sent
+        if self.status is not AgentStatus.NEEDS_APPROVAL or not self._approval_on_screen():
             self._answer_sent = None
-        elif time.monotonic() - sent_at >= ANSWER_RESEND_AFTER and resends < ANSWER_RESENDS:
+            return
+        now = time.monotonic()
+        settled = now - max(sent_at, self._last_change) >= ANSWER_RESEND_AFTER
+        if settled and resends < ANSWER_RESENDS:
             log.info("%s: the approval answer %r was not taken; typing it again", self.name, key)
             self._write_answer(key, resends + 1)
 
