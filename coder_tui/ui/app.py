@@ -58,6 +58,16 @@ LEAVE_PANE_KEY = "ctrl+right_square_bracket"
 POLICY_CYCLE = [ApprovalPolicy.ASK, ApprovalPolicy.APPROVE_EDITS, ApprovalPolicy.APPROVE_ALL]
 
 
+def focused_pane(app: App[None]) -> TerminalPane | None:
+    """The pane that has the keys, or None. Safe while the app shuts down: an agent event
+    that lands after the last screen was popped asks for bindings, and Textual's
+    ``App.focused`` would raise ScreenStackError there (seen in CI after a run finished)."""
+    if not app.screen_stack:
+        return None
+    focused = app.focused
+    return focused if isinstance(focused, TerminalPane) else None
+
+
 def command_label(argv: Sequence[str]) -> str:
     """A short pane title: program and arguments with folders dropped (full line: tooltip)."""
     return shlex.join(os.path.basename(arg) if "/" in arg else arg for arg in argv)
@@ -641,9 +651,9 @@ class CoderTuiApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "leave_pane":
-            return isinstance(self.focused, TerminalPane)
+            return focused_pane(self) is not None
         if action in _RUN_ACTIONS:
-            if self.operator is None or isinstance(self.focused, TerminalPane):
+            if self.operator is None or focused_pane(self) is not None:
                 return False
             if action == "answer_gate":
                 return self.operator.waiting_at_gate
