@@ -445,7 +445,7 @@ async def deliver_one(
     called_wall = time.time()
     called = time.monotonic()
     try:
-        record.proof = await agent.deliver(sample.text, ready_timeout=ready_timeout)
+        record.proof = (await agent.deliver(sample.text, ready_timeout=ready_timeout)).proof
     except DeliveryError as exc:
         record.error = f"DeliveryError: {exc}"
     except TimeoutError:

@@ -187,10 +187,9 @@ class Operator:
 
     async def _direct(self, name: str, text: str) -> None:
         agent = self.agents[name]
-        before = agent.turns
         try:
-            await agent.deliver(text)
-            reply = await agent.wait_for_turn(before, within=None)
+            turn = await agent.deliver(text)
+            reply = await turn.reply()
         except (DeliveryError, AgentGone) as exc:
             self.channel.post("system", f"{name}: {exc}", kind=MessageKind.SYSTEM)
             return
@@ -494,9 +493,7 @@ class Operator:
                 f"hop limit reached: {self.template.limits.max_hops} deliveries without a human "
                 "message (say something in the channel to let it go on)"
             )
-        await agent.wait_until_ready()
-        before = agent.turns
-        proof = await agent.deliver(prompt)
+        turn = await agent.deliver(prompt)  # waits until the agent is ready, under its lock
         state.hops += 1
         state.counters[f"turns:{agent.name}"] = state.counters.get(f"turns:{agent.name}", 0) + 1
         state.pending.update({"delivered": True, "agent": agent.name, "delivered_at": time.time()})
@@ -505,15 +502,15 @@ class Operator:
             step=key,
             round=round_,
             agent=agent.name,
-            proof=proof.how,
-            presses=proof.enter_presses,
+            proof=turn.proof.how,
+            presses=turn.proof.enter_presses,
         )
         self._guidance.clear()
         self._changed()
         if self._single_step:
             self._single_step = False
             self._running.clear()  # one step let through; paused again
-        reply = await agent.wait_for_turn(before, within=within)
+        reply = await turn.reply(within)
         self.store.event(
             "turn_ended", step=key, round=round_, agent=agent.name, reply_len=len(reply)
         )

@@ -112,7 +112,7 @@ async def test_prompt_is_submitted_once_and_reply_captured(world: World, cli: st
         events: list[AgentEvent] = []
         agent.subscribe(events.append)
 
-        proof = await agent.deliver(prompt)
+        proof = (await agent.deliver(prompt)).proof
         got = await next_turn(agent, 0)
 
         assert got == reply

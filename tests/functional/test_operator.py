@@ -70,7 +70,9 @@ rules:
 """
 
 
-def project(tmp_path: Path, delay: float = 0.3) -> Path:
+def project(
+    tmp_path: Path, delay: float = 0.3, hooks: str = "fake", reviewer: str = REVIEWER
+) -> Path:
     """A sample project with the template and two scripted fake-agent profiles in its
     .coder-tui folder, as a user would set it up."""
     work = tmp_path / "project"
@@ -78,14 +80,14 @@ def project(tmp_path: Path, delay: float = 0.3) -> Path:
     (work / ".coder-tui" / "agents").mkdir(parents=True)
     (work / "calc.py").write_text("fixed = False\n")
     (work / ".coder-tui" / "templates" / "mini-review.yaml").write_text(TEMPLATE)
-    for name, script in (("rev", REVIEWER), ("fix", FIXER)):
+    for name, script in (("rev", reviewer), ("fix", FIXER)):
         script_file = tmp_path / f"{name}.yaml"
         script_file.write_text(script.format(delay=delay))
         (work / ".coder-tui" / "agents" / f"{name}.yaml").write_text(
             f"name: {name}\n"
             'command: ["{python}", "-m", "coder_tui.fake_agent"]\n'
             f'args: ["--name", "{{agent}}", "--script", "{script_file}"]\n'
-            "hooks: fake\n"
+            f"hooks: {hooks}\n"
             "screen:\n"
             "  busy: ['esc to interrupt']\n"
             "  idle: ['\\\\? for shortcuts']\n"
@@ -260,6 +262,69 @@ async def test_pause_holds_every_delivery_and_the_run_completes_after_resume(
     # The turn in flight when the pause began still finished during the pause (kept, shown).
     turn_ends = [e["at"] for e in store.events("turn_ended")]
     assert any(paused_at < at < resumed_at for at in turn_ends)
+
+
+@pytest.mark.parametrize("hooks", ["fake", "none"], ids=["hooks", "screen-only"])
+async def test_an_at_mention_sent_while_a_step_waits_for_the_agent_gets_its_own_reply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hooks: str
+) -> None:
+    """An @mention typed in the channel just before a step's prompt goes to the same agent:
+    the step must record the reply to its prompt, the @mention the reply to the @mention
+    (the operator once took the @mention's reply as the step's)."""
+    import asyncio
+
+    from coder_tui import paths
+    from coder_tui.commands import apply_agent_options
+    from coder_tui.core.agents.profile import load_profiles
+    from coder_tui.core.agents.team import create_agent, parse_agent_list
+    from coder_tui.core.operator import Operator, assign_roles
+    from coder_tui.core.runs import RunStatus, RunStore
+    from coder_tui.core.templates import load_templates
+    from coder_tui.headless import new_state
+
+    monkeypatch.setenv("FAKE_AGENT_STATE_DIR", str(tmp_path / "fake-state"))
+    reviewer = (
+        "rules:\n"
+        "  - match: side question\n    delay: 1.0\n    reply: SIDE ANSWER\n"
+        '  - delay: 0.2\n    reply: "All good.\\nVERDICT: APPROVE"\n'
+    )
+    work = project(tmp_path, hooks=hooks, reviewer=reviewer)
+    profiles = load_profiles(project=work / ".coder-tui")
+    template = load_templates(project=work / ".coder-tui")["mini-review"]
+    requests = parse_agent_list("reviewer=rev,fixer=fix", profiles)
+    requests = apply_agent_options(requests, [], [])
+    store = RunStore.create(
+        paths.runs_dir(), new_state(template, {"task": "calc.py"}, work, requests)
+    )
+    agents = {}
+    for request in requests:
+        agent, _ = create_agent(request, profiles, cwd=work, run_dir=store.run_dir)
+        agents[agent.name] = agent
+    try:
+        for agent in agents.values():
+            await agent.start()
+        for agent in agents.values():
+            await agent.wait_until_ready(15)
+        store.state.roles = assign_roles(template, {n: a.profile.name for n, a in agents.items()})
+        operator = Operator(template, store, agents)
+        operator.pause()  # the review step's prompt waits for the resume
+        run = asyncio.create_task(operator.run())
+        await wait_for(lambda: bool(store.events("waiting_while_paused")), 15)
+        await operator.user_message("@reviewer side question")
+        operator.resume()  # the step's prompt now queues behind the @mention's
+        assert await asyncio.wait_for(run, 60) is RunStatus.SUCCEEDED
+        await wait_for(lambda: any(m.meta.get("direct") for m in store.channel.messages), 15)
+    finally:
+        for agent in agents.values():
+            await agent.stop()
+    replies = [
+        (m["step"], m["text"], bool(m["meta"].get("direct")))
+        for m in channel_of(store.run_dir)
+        if m["kind"] == "reply"
+    ]
+    assert replies.count((None, "SIDE ANSWER", True)) == 1, replies
+    assert ("review", "All good.\nVERDICT: APPROVE", False) in replies, replies
+    assert store.state.step_results["review"].outputs["verdict"] == "APPROVE"
 
 
 def test_an_agent_is_never_sent_its_own_reply_unless_the_template_allows_it(
