@@ -11,7 +11,6 @@ import argparse
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "Keys: ctrl+] leaves the focused pane; then arrows/tab select, enter enters, "
             "m maximises, 1-9 jump to a pane, a/d approve/deny an agent's request, "
-            "p changes its approval policy, r restarts it, q quits. ctrl+q quits from anywhere."
+            "o cycles its approval policy, r restarts it, t picks a template, p pauses a run, "
+            "q quits. ctrl+q quits from anywhere."
         ),
     )
     parser.add_argument(
@@ -113,23 +113,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     from coder_tui.ui import prepare_textual_environment
 
     prepare_textual_environment()
-    from coder_tui import paths
-    from coder_tui.core.agents.team import new_run_dir
     from coder_tui.ui.app import CoderTuiApp
 
-    run_dir = new_run_dir(paths.runs_dir()) if agents else None
-    app = CoderTuiApp(commands, agents=agents, profiles=profiles, run_dir=run_dir, cwd=cwd)
+    host = None
+    if agents:
+        from coder_tui import paths
+        from coder_tui.core.host import HostOptions, RunHost
+
+        options = HostOptions.for_tui()
+        host = RunHost.new(paths.runs_dir(), cwd, agents, profiles, options=options)
+    app = CoderTuiApp(commands, host=host, cwd=cwd)
     try:
         app.run()
     finally:
         app.kill_sessions_now()
-    return app.return_code or 0
+    if host is None:
+        return app.return_code or 0
+    from coder_tui.commands import finished
+
+    outcome = finished(host.store.state)
+    return app.return_code or outcome
 
 
 def _agent_requests(
     args: argparse.Namespace,
 ) -> tuple[list[AgentRequest], dict[str, AgentProfile]]:
-    from coder_tui.core.agents.events import ApprovalPolicy
+    from coder_tui.commands import UsageError, apply_agent_options
     from coder_tui.core.agents.profile import load_profiles
     from coder_tui.core.agents.team import parse_agent_list
     from coder_tui.core.yamlfile import ConfigError
@@ -139,28 +148,10 @@ def _agent_requests(
     except ConfigError as exc:
         raise ValueError(f"broken agent profile:\n{exc}") from None
     requests = parse_agent_list(args.agents, profiles)
-    names = {r.name for r in requests}
-    policies: dict[str, ApprovalPolicy] = {}
-    for item in args.policy:
-        name, _, mode = item.partition("=")
-        if name not in names:
-            raise ValueError(f"--policy {item}: no agent named {name!r}")
-        try:
-            policies[name] = ApprovalPolicy(mode)
-        except ValueError:
-            modes = ", ".join(p.value for p in ApprovalPolicy)
-            raise ValueError(f"--policy {item}: mode must be one of {modes}") from None
-    for name in args.skip_approvals:
-        if name not in names:
-            raise ValueError(f"--skip-approvals {name}: no agent named {name!r}")
-    requests = [
-        replace(
-            r,
-            policy=policies.get(r.name, r.policy),
-            skip_approval=r.name in args.skip_approvals,
-        )
-        for r in requests
-    ]
+    try:
+        requests = apply_agent_options(requests, args.policy, args.skip_approvals)
+    except UsageError as exc:
+        raise ValueError(str(exc)) from None
     return requests, profiles
 
 

@@ -185,49 +185,54 @@ def start_run(  # type: ignore[no-untyped-def]
     gates: str = "fail",
     extra_args: dict[str, list[str]] | None = None,
 ) -> int:
-    from coder_tui.core.runs import RunStore
-    from coder_tui.headless import HeadlessOptions, new_state
+    from coder_tui.core.host import HostOptions, RunHost
 
-    store = RunStore.create(paths.runs_dir(), new_state(template, inputs, cwd, requests))
-    options = HeadlessOptions(gates=gates, extra_args=extra_args or {})
-    return _launch(template, store, requests, profiles, headless=headless, options=options)
+    options = HostOptions(
+        startup_timeout=60.0 if headless else None,
+        starts_agents=headless,
+        extra_args=extra_args or {},
+    )
+    host = RunHost.new(
+        paths.runs_dir(), cwd, requests, profiles, template=template, inputs=inputs, options=options
+    )
+    return launch(host, headless=headless, gates=gates)
 
 
-def _launch(  # type: ignore[no-untyped-def]
-    template, store, requests, profiles, *, headless: bool, options, resume: bool = False
-) -> int:
+def launch(host, *, headless: bool, gates: str = "fail", resume: bool = False) -> int:  # type: ignore[no-untyped-def]
+    """Show the host's session headless or in the TUI; the exit code says how its run ended
+    (0: succeeded, or a session without a template closed normally)."""
     if headless:
-        from coder_tui.headless import run_headless
+        from coder_tui.headless import HeadlessOptions, run_headless
 
         console = Console(highlight=False)
-        console.print(f"run {store.state.run_id} in {store.run_dir}")
+        console.print(f"run {host.state.run_id} in {host.store.run_dir}")
         return asyncio.run(
-            run_headless(
-                template, store, requests, profiles, console=console, options=options, resume=resume
-            )
+            run_headless(host, console=console, options=HeadlessOptions(gates), resume=resume)
         )
     from coder_tui.ui import prepare_textual_environment
 
     prepare_textual_environment()
     from coder_tui.ui.app import CoderTuiApp
 
-    app = CoderTuiApp(
-        agents=requests,
-        profiles=profiles,
-        run_dir=store.run_dir,
-        cwd=Path(store.state.cwd),
-        workflow=(template, store, resume),
-    )
+    app = CoderTuiApp(host=host, cwd=Path(host.state.cwd))
     try:
         app.run()
     finally:
         app.kill_sessions_now()
+    outcome = finished(host.store.state)
+    return app.return_code or outcome
+
+
+def finished(state) -> int:  # type: ignore[no-untyped-def]
+    """After the TUI closed: say how to go on with a run left mid-way; the exit code."""
     from coder_tui.core.runs import ACTIVE, RunStatus
 
-    if store.state.status in ACTIVE:
-        run_id = store.state.run_id
-        print(f"run {run_id} is not finished; go on with: coder-tui resume {run_id}")
-    return 0 if store.state.status is RunStatus.SUCCEEDED else 1
+    if state.status in ACTIVE:
+        run_id = state.run_id
+        what = "run" if state.template else "session"
+        print(f"{what} {run_id} is not finished; go on with: coder-tui resume {run_id}")
+        return 0 if not state.template else 1
+    return 0 if state.status is RunStatus.SUCCEEDED or not state.template else 1
 
 
 # --- resume, runs, replay, templates -------------------------------------------------------
@@ -241,8 +246,8 @@ def resume_main(argv: Sequence[str]) -> int:
     gates.add_argument("--approve-gates", action="store_true")
     gates.add_argument("--reject-gates", action="store_true")
     args = parser.parse_args(argv)
-    from coder_tui.core.runs import RunStatus, RunStore
-    from coder_tui.headless import HeadlessOptions
+    from coder_tui.core.host import HostOptions, RunHost
+    from coder_tui.core.runs import RunStatus, RunStore, released
 
     try:
         store = RunStore.open(args.run, paths.runs_dir())
@@ -252,31 +257,29 @@ def resume_main(argv: Sequence[str]) -> int:
     live = store.status  # CRASHED when the process that owned it is gone
     if live in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
         return fail(f"run {state.run_id} already ended ({live}); nothing to resume")
-    if live in (RunStatus.RUNNING, RunStatus.PAUSED):
+    if live in (RunStatus.RUNNING, RunStatus.PAUSED) and not released(state):
         return fail(f"run {state.run_id} is still {live} in process {state.pid}")
+    template = None
     try:
         project = paths.project_dir(Path(state.cwd))
-        template = _templates(project).get(state.template)
-        if template is None:
-            raise UsageError(f"the run's template {state.template!r} no longer exists")
+        if state.template:
+            template = _templates(project).get(state.template)
+            if template is None:
+                raise UsageError(f"the run's template {state.template!r} no longer exists")
+        elif args.headless:
+            raise UsageError(
+                f"{state.run_id} is a session of agents without a template: resume it in the "
+                "TUI (without --headless)"
+            )
         profiles = _profiles(project)
     except UsageError as exc:
         return fail(str(exc))
-    requests = [
-        AgentRequest(name=name, profile=record.profile, policy=ApprovalPolicy(record.policy))
-        for name, record in state.agents.items()
-    ]
-    store.claim()  # this process now owns the run
-    gates_mode = "approve" if args.approve_gates else "reject" if args.reject_gates else "fail"
-    return _launch(
-        template,
-        store,
-        requests,
-        profiles,
-        headless=args.headless,
-        options=HeadlessOptions(gates=gates_mode),
-        resume=True,
+    options = HostOptions(
+        startup_timeout=60.0 if args.headless else None, starts_agents=args.headless
     )
+    host = RunHost.resumed(store, profiles, template, options=options)
+    gates_mode = "approve" if args.approve_gates else "reject" if args.reject_gates else "fail"
+    return launch(host, headless=args.headless, gates=gates_mode, resume=True)
 
 
 def runs_main(argv: Sequence[str]) -> int:
@@ -300,12 +303,16 @@ def runs_main(argv: Sequence[str]) -> int:
         console.print(f"no runs yet in {paths.runs_dir()}")
         return 0
     table = Table(title=f"runs in {paths.runs_dir()}")
-    for column in ("id", "template", "status", "started", "duration", "outcome"):
+    # The id is what resume and replay take: never cut or wrapped, however narrow the output.
+    table.add_column("id", no_wrap=True, min_width=max(len(run.id) for run in runs))
+    table.add_column("template", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    for column in ("started", "duration", "outcome"):
         table.add_column(column)
     for run in runs:
         table.add_row(
             run.id,
-            run.template,
+            run.template or "(agents only)",
             str(run.status),
             time.strftime("%Y-%m-%d %H:%M", time.localtime(run.started)),
             f"{run.duration:.0f} s" if run.duration is not None else "",
@@ -323,14 +330,14 @@ def replay_main(argv: Sequence[str]) -> int:
     )
     args = parser.parse_args(argv)
     from coder_tui.core.runs import RunStore
-    from coder_tui.headless import ChannelPrinter, HeadlessOptions, print_summary
+    from coder_tui.headless import ChannelPrinter, print_summary
 
     try:
         store = RunStore.open(args.run, paths.runs_dir())
     except (FileNotFoundError, ValueError, LookupError) as exc:
         return fail(str(exc))
     console = Console(highlight=False)
-    printer = ChannelPrinter(console, HeadlessOptions())
+    printer = ChannelPrinter(console)
     console.rule(f"replay of {store.state.run_id}: {store.state.template}")
     previous: float | None = None
     for message in store.channel.messages:

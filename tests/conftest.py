@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,3 +67,24 @@ def isolated_home(
     monkeypatch.setenv("CODER_TUI_HOME", str(home / ".coder-tui"))
     for name in CI_FLAGS:
         monkeypatch.delenv(name, raising=False)
+
+
+def session_app(
+    agent_list: str,
+    cwd: Path,
+    commands: list[list[str]] | None = None,
+    **option_changes: object,
+) -> Any:
+    """The TUI over a new session of ``agent_list`` (profiles as the user has them), as
+    ``coder-tui --agents LIST`` builds it."""
+    from coder_tui import paths
+    from coder_tui.core.agents.profile import load_profiles
+    from coder_tui.core.agents.team import parse_agent_list
+    from coder_tui.core.host import HostOptions, RunHost
+    from coder_tui.ui.app import CoderTuiApp
+
+    profiles = load_profiles()
+    requests = parse_agent_list(agent_list, profiles)
+    options = HostOptions.for_tui(**option_changes)
+    host = RunHost.new(paths.runs_dir(), cwd, requests, profiles, options=options)
+    return CoderTuiApp(commands or [], host=host, cwd=cwd)

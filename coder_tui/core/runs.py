@@ -1,6 +1,6 @@
 """Run folders: what a run is, where it stands, and what happened in it, all crash-safe.
 
-A run lives in ``runs_root/<YYYYmmdd-HHMMSS>-<hex>/`` (``team.new_run_dir``)::
+A run lives in ``runs_root/<YYYYmmdd-HHMMSS>-<hex>/`` (``new_run_dir``)::
 
     run.json          RunState: the operator's position. Replaced atomically on every save
                       (tmp file + fsync + os.replace + fsync of the folder): never half written.
@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import secrets
 import statistics
 import threading
 import time
@@ -156,6 +157,9 @@ class AgentRecord(_Model):
     profile: str
     session_id: str | None = None
     policy: str = "ask"
+    # The agent's folder when it is not this run's agents/NAME: a session that ran a template
+    # before keeps its agents (and their hook events, which resume reads) where they started.
+    home: str | None = None
 
 
 class StepResult(_Model):
@@ -202,8 +206,16 @@ class RunState(_Model):
     counters: dict[str, int] = Field(default_factory=dict)  # e.g. turns per agent
 
 
+def released(state: RunState) -> bool:
+    """Paused and let go by its process (pid 0): a session closed mid-run, resumable now."""
+    return state.status is RunStatus.PAUSED and state.pid == 0
+
+
 def effective_status(state: RunState) -> RunStatus:
-    """The stored status, or CRASHED for an active run whose process is gone."""
+    """The stored status, or CRASHED for an active run whose process is gone without
+    releasing it."""
+    if released(state):
+        return RunStatus.PAUSED
     if state.status in ACTIVE and not process_alive(state.pid, state.pid_start):
         return RunStatus.CRASHED
     return state.status
@@ -221,6 +233,13 @@ def _read_state(path: Path) -> RunState:
 
 
 # --- the store ------------------------------------------------------------------------------------
+
+
+def new_run_dir(runs_root: Path) -> Path:
+    """A fresh run folder: sortable by time, unique even when started in the same second."""
+    run_dir = runs_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+    run_dir.mkdir(parents=True)
+    return run_dir
 
 
 class RunStore:
@@ -241,9 +260,7 @@ class RunStore:
 
     @classmethod
     def create(cls, runs_root: Path, state: RunState) -> RunStore:
-        """A new run folder (``team.new_run_dir``) holding ``state``, saved."""
-        from coder_tui.core.agents.team import new_run_dir
-
+        """A new run folder (``new_run_dir``) holding ``state``, saved."""
         run_dir = new_run_dir(Path(runs_root))
         fsync_dir(run_dir.parent)
         state.run_id = run_dir.name

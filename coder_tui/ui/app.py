@@ -16,7 +16,7 @@ import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -27,26 +27,27 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from coder_tui import paths
-from coder_tui.core.agents.agent import Agent, AgentGone, DeliveryError
+from coder_tui.core.agents.agent import Agent
 from coder_tui.core.agents.events import (
     AgentEvent,
-    AgentExited,
     AgentStatus,
     AgentWarning,
-    ApprovalAnswered,
     ApprovalPolicy,
-    ApprovalRequested,
-    TurnEnded,
 )
-from coder_tui.core.agents.profile import AgentProfile
-from coder_tui.core.agents.team import AgentRequest, create_agent
-from coder_tui.core.channel import Channel, ChannelMessage, MessageKind
-from coder_tui.core.operator import Operator, assign_roles
-from coder_tui.core.runs import AgentRecord, RunStatus, RunStore
+from coder_tui.core.channel import Channel, ChannelMessage
+from coder_tui.core.host import (
+    AgentReplaced,
+    HostError,
+    HostEvent,
+    HostNotice,
+    RunHost,
+    RunStarted,
+    RunUpdated,
+)
+from coder_tui.core.operator import Operator
 from coder_tui.core.session import TerminalSession
-from coder_tui.core.templates import Template, TemplateError, load_templates
+from coder_tui.core.templates import load_templates
 from coder_tui.core.yamlfile import ConfigError
-from coder_tui.headless import new_state
 from coder_tui.ui.commands import CoderTuiCommands
 from coder_tui.ui.screens.template_picker import PickResult, TemplatePicker
 from coder_tui.ui.widgets.agent_status import StatusBar, status_content
@@ -302,7 +303,10 @@ class PanesScreen(Screen[None]):
     def action_cycle_policy(self) -> None:
         agent = self.selected_agent()
         if agent is not None:
-            agent.policy = POLICY_CYCLE[(POLICY_CYCLE.index(agent.policy) + 1) % 3]
+            policy = POLICY_CYCLE[(POLICY_CYCLE.index(agent.policy) + 1) % 3]
+            app = self.app
+            if isinstance(app, CoderTuiApp):
+                app.set_policy(agent, policy)
             self.notify(f"{agent.name}: approval policy {agent.policy}")
             self.refresh_agents()
 
@@ -352,11 +356,10 @@ _NAV_ACTIONS = {
 _RUN_ACTIONS = {"toggle_pause", "step_once", "answer_gate", "cancel_run"}
 
 
-LEAVE_TIMEOUT = 5.0  # seconds the operator gets, at quit, to record the run as paused
-
-
 class CoderTuiApp(App[None]):
-    """Panes for commands and agents, with the agents' status and a channel."""
+    """Panes for commands and agents, with the agents' status and a channel. The agents, the
+    channel and any template run belong to the ``host`` (``coder_tui.core.host``): the app
+    renders what it publishes and sends it the user's commands."""
 
     TITLE = "coder-tui"
     COMMANDS = App.COMMANDS | {CoderTuiCommands}
@@ -369,32 +372,36 @@ class CoderTuiApp(App[None]):
         self,
         commands: Sequence[Sequence[str]] = (),
         *,
-        agents: Sequence[AgentRequest] = (),
-        profiles: dict[str, AgentProfile] | None = None,
-        run_dir: Path | None = None,
+        host: RunHost | None = None,
         labels: Sequence[str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
         env: dict[str, str] | None = None,
-        workflow: tuple[Template, RunStore, bool] | None = None,
     ) -> None:
-        """``workflow`` = (template, run store, resume?) runs a template over the agents."""
         super().__init__()
-        self.workflow = workflow
-        self.operator: Operator | None = None
-        self._quitting = False  # set by quit: agent exits from here on are the app's doing
+        self.host = host
         self.commands = [list(c) for c in commands]
         self.labels = list(labels) if labels else [command_label(c) for c in self.commands]
-        self.agent_requests = list(agents)
-        self.profiles = profiles or {}
-        self.run_dir = run_dir
-        self.cwd = Path(cwd) if cwd else Path.cwd()
+        self.cwd = Path(cwd) if cwd else Path(host.state.cwd) if host else Path.cwd()
         self.env = env
-        self.sessions: list[TerminalSession] = []
-        self.agents: list[Agent] = []
+        self.sessions: list[TerminalSession] = []  # the --cmd panes' (agents' are the host's)
         self.entries: list[PaneEntry] = []
-        self.launch_notes: list[str] = []
-        self.channel: Channel | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._followed: Channel | None = None
+
+    @property
+    def agents(self) -> list[Agent]:
+        return list(self.host.agents.values()) if self.host else []
+
+    @property
+    def channel(self) -> Channel | None:
+        return self.host.channel if self.host else None
+
+    @property
+    def operator(self) -> Operator | None:
+        return self.host.operator if self.host else None
+
+    @property
+    def run_in_progress(self) -> bool:
+        return self.host is not None and self.host.run_in_progress
 
     def _theme_colours(self) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
         theme = self.current_theme
@@ -415,106 +422,57 @@ class CoderTuiApp(App[None]):
             )
             self.sessions.append(session)
             self.entries.append(PaneEntry(label, session, session.start))
-        if self.workflow is not None:
-            self.channel = self.workflow[1].channel
-        elif self.agent_requests:
-            path = self.run_dir / "channel.jsonl" if self.run_dir else None
-            self.channel = Channel(path)
-        for request in self.agent_requests:
-            self.entries.append(self._agent_entry(request))
-        for note in self.launch_notes:
-            self.notify(note, timeout=10)
-        screen = PanesScreen(
-            self.entries, channel=bool(self.agent_requests), focus_first=self.workflow is None
-        )
+        host = self.host
+        if host is not None:
+            for agent in host.agents.values():
+                self.entries.append(self._agent_entry(agent))
+            for note in host.notes:
+                self.notify(note, timeout=10)
+            host.subscribe(self._on_host_event)
+        templated = host is not None and host.template is not None
+        screen = PanesScreen(self.entries, channel=host is not None, focus_first=not templated)
         self.push_screen(screen)
-        if self.workflow is not None:
-            self.start_workflow(*self.workflow)
-        elif self.channel is not None:
-            self._follow_channel(self.channel)
+        if host is not None:
+            self._follow_channel(host.channel)
+            self.run_worker(host.run(), name="run", exit_on_error=False)
 
     def _follow_channel(self, channel: Channel) -> None:
         """Show what ``channel`` holds (a resumed run's messages) and what is posted to it."""
-        self.channel = channel
+        if self._followed is channel:
+            return
+        self._followed = channel
         screen = next(s for s in reversed(self.screen_stack) if isinstance(s, PanesScreen))
         for message in channel.messages:
             screen.show_channel_message(message)
         channel.subscribe(self._forward_channel_message)
 
-    def start_workflow(self, template: Template, store: RunStore, resume: bool = False) -> None:
-        """Run ``template`` over the launched agents, recorded in ``store``."""
-        self.workflow = (template, store, resume)
-        self._follow_channel(store.channel)
-        self._spawn(self._run_workflow())
-
-    @property
-    def run_in_progress(self) -> bool:
-        operator = self.operator
-        return operator is not None and operator.state.status in (
-            RunStatus.RUNNING,
-            RunStatus.PAUSED,
-        )
-
     def start_picked(self, result: PickResult | None) -> None:
-        """The template picker's answer: start a new run of it (a new run folder)."""
-        if result is None:
+        """The template picker's answer: run it over this session's agents."""
+        if result is None or self.host is None:
             return
-        if self.run_in_progress:
-            self.notify("a workflow is already running", severity="warning")
-            return
-        requests = [AgentRequest(a.name, a.profile.name, a.policy) for a in self.agents]
-        state = new_state(result.template, result.inputs, self.cwd, requests)
         try:
-            store = RunStore.create(paths.runs_dir(), state)
-        except OSError as exc:
-            self.notify(f"cannot create the run folder: {exc}", severity="error")
-            return
-        self.start_workflow(result.template, store)
-
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run_workflow(self) -> None:
-        """Wait for the agents, fill the roles, run the template; the screen follows along."""
-        assert self.workflow is not None and self.channel is not None
-        template, store, _ = self.workflow
-        state = store.state
-        try:
-            for agent in list(self.agents):
-                await agent.wait_until_ready()
-                state.agents[agent.name] = AgentRecord(
-                    profile=agent.profile.name,
-                    session_id=agent.session_id,
-                    policy=str(agent.policy),
-                )
-            if not state.roles:
-                state.roles = assign_roles(template, {a.name: a.profile.name for a in self.agents})
-            store.save()
-        except (DeliveryError, AgentGone, TimeoutError, TemplateError) as exc:
-            self.channel.post("system", f"cannot start the run: {exc}", kind=MessageKind.SYSTEM)
-            return
-        agents = {agent.name: agent for agent in self.agents}
-        self.operator = Operator(template, store, agents, restart_agent=self._restart_by_name)
-        self.operator.subscribe(self._forward_run_change)
-        self.post_message(RunChanged())
-        status = await self.operator.run()
-        self.notify(f"run {status}: {state.outcome or ''}", timeout=15)
+            self.host.start_template(result.template, result.inputs)
+        except (HostError, OSError) as exc:
+            self.notify(f"cannot start {result.template.name}: {exc}", severity="warning")
 
     def _forward_channel_message(self, message: ChannelMessage) -> None:
         self.post_message(ChannelPosted(message))
 
-    def _forward_run_change(self) -> None:
-        self.post_message(RunChanged())
-
-    async def _restart_by_name(self, name: str) -> Agent:
-        index = next(i for i, e in enumerate(self.entries) if e.agent and e.agent.name == name)
-        await self.restart_agent(index)
-        agent = self.entries[index].agent
-        assert agent is not None
-        await agent.wait_until_ready()
-        return agent
+    def _on_host_event(self, event: HostEvent) -> None:
+        if isinstance(event, AgentReplaced):
+            self._replace_pane(event)
+        elif isinstance(event, RunStarted):
+            self._follow_channel(event.store.channel)
+            self.post_message(RunChanged())
+        elif isinstance(event, RunUpdated):
+            self.post_message(RunChanged())
+        elif isinstance(event, HostNotice):
+            severity = "error" if event.severity == "error" else event.severity
+            self.notify(event.text, severity=severity, timeout=15)  # type: ignore[arg-type]
+        else:
+            self.post_message(AgentEventMessage(event))
+            if isinstance(event, AgentWarning):
+                self.notify(f"{event.agent}: {event.message}", severity="warning", timeout=15)
 
     def on_channel_posted(self, message: ChannelPosted) -> None:
         screen = self.screen
@@ -530,99 +488,39 @@ class CoderTuiApp(App[None]):
 
     async def on_channel_view_said(self, message: ChannelView.Said) -> None:
         """The user said something in the channel."""
-        if self.operator is not None:
-            await self.operator.user_message(message.text)
-            return
-        if self.channel is None:
-            return
-        by_name = {agent.name: agent for agent in self.agents}
-        targets = Channel.mentions(message.text, by_name)
-        self.channel.post("user", message.text, kind=MessageKind.USER, targets=targets)
-        if not targets:
-            self.notify("no workflow runs: @mention an agent to talk to it")
-        for name in targets:
-            self._spawn(self._deliver_direct(by_name[name], message.text))
-
-    async def _deliver_direct(self, agent: Agent, text: str) -> None:
-        try:
-            await agent.deliver(text)
-        except DeliveryError as exc:
-            if self.channel is not None:
-                self.channel.post("system", f"{agent.name}: {exc}", kind=MessageKind.SYSTEM)
+        if self.host is not None:
+            await self.host.user_message(message.text)
 
     # --- run control (keys) ---------------------------------------------------------------
 
     def action_toggle_pause(self) -> None:
-        if self.operator is None:
-            return
-        if self.operator.paused:
-            self.operator.resume()
-        else:
-            self.operator.pause()
+        if self.host is not None:
+            self.host.toggle_pause()
 
     def action_step_once(self) -> None:
-        if self.operator is not None:
-            self.operator.step_once()
+        if self.host is not None:
+            self.host.step_once()
 
     def action_answer_gate(self, approved: bool) -> None:
-        if self.operator is not None and not self.operator.answer_gate(approved):
+        if self.host is not None and not self.host.answer_gate(approved):
             self.notify("no approval gate is waiting")
 
     def action_cancel_run(self) -> None:
-        if self.operator is not None:
-            self.operator.cancel()
+        if self.host is not None:
+            self.host.cancel()
 
-    def _agent_entry(self, request: AgentRequest) -> PaneEntry:
-        if self.run_dir is None:
-            raise RuntimeError("agents need a run folder")
-        session_id, resume = None, False
-        if self.workflow is not None and self.workflow[2]:
-            record = self.workflow[1].state.agents.get(request.name)
-            session_id = record.session_id if record else None
-            resume = session_id is not None
-        agent, notes = create_agent(
-            request,
-            self.profiles,
-            cwd=self.cwd,
-            run_dir=self.run_dir,
-            session_id=session_id,
-            resume=resume,
-        )
-        self.launch_notes += notes
-        self.agents.append(agent)
-        self.sessions.append(agent.session)
-        agent.subscribe(self._forward_agent_event)
-        label = request.name
-        if request.name != request.profile:
-            label += f" ({request.profile})"
-        return PaneEntry(label, agent.session, lambda: asyncio.create_task(agent.start()), agent)
+    def set_policy(self, agent: Agent, policy: ApprovalPolicy) -> None:
+        if self.host is not None:
+            self.host.set_policy(agent.name, policy)
 
-    def _forward_agent_event(self, event: AgentEvent) -> None:
-        self.post_message(AgentEventMessage(event))
-        if isinstance(event, AgentWarning):
-            self.notify(f"{event.agent}: {event.message}", severity="warning", timeout=15)
-        channel = self.channel
-        if channel is None:
-            return
-        if isinstance(event, AgentWarning):
-            channel.post("system", f"{event.agent}: {event.message}", kind=MessageKind.SYSTEM)
-        # In a workflow the operator posts prompts and replies; here only what it does not.
-        if isinstance(event, TurnEnded) and self.workflow is None:
-            channel.post(event.agent, event.reply, kind=MessageKind.REPLY)
-        elif isinstance(event, ApprovalRequested):
-            channel.post(
-                "system",
-                f"{event.agent} asks for approval: {event.detail}",
-                kind=MessageKind.SYSTEM,
-            )
-        elif isinstance(event, ApprovalAnswered):
-            verdict = "approved" if event.approved else "denied"
-            channel.post(
-                "system", f"{event.agent}: {verdict} by {event.by}", kind=MessageKind.SYSTEM
-            )
-        elif isinstance(event, AgentExited) and not self._quitting:
-            # (Exits caused by quitting the app are not news for the run's channel.)
-            channel.post("system", f"{event.agent} {event.description}", kind=MessageKind.SYSTEM)
+    def _agent_entry(self, agent: Agent) -> PaneEntry:
+        label = agent.name
+        if agent.name != agent.profile.name:
+            label += f" ({agent.profile.name})"
+        return PaneEntry(label, agent.session, lambda: self._start_agent(agent), agent)
+
+    def _start_agent(self, agent: Agent) -> None:
+        self.run_worker(agent.start(), name=f"start-{agent.name}", exit_on_error=False)
 
     def on_agent_event_message(self, message: AgentEventMessage) -> None:
         screen = self.screen
@@ -632,22 +530,24 @@ class CoderTuiApp(App[None]):
     async def restart_agent(self, index: int) -> None:
         """Stop the agent in pane ``index`` and start it afresh (a new session) in place."""
         entry = self.entries[index]
-        if entry.agent is None:
+        if entry.agent is not None and self.host is not None:
+            await self.host.restart(entry.agent.name)
+            self.notify(f"{entry.agent.name} restarted")
+
+    def _replace_pane(self, event: AgentReplaced) -> None:
+        index = next(
+            (i for i, e in enumerate(self.entries) if e.agent and e.agent.name == event.name),
+            None,
+        )
+        if index is None:
             return
-        old = entry.agent
-        await old.stop()
-        request = next(r for r in self.agent_requests if r.name == old.name)
-        new_entry = self._agent_entry(request)
-        assert new_entry.agent is not None
-        new_entry.agent.policy = old.policy
-        self.agents.remove(old)
+        new_entry = self._agent_entry(event.agent)
         self.entries[index] = new_entry
-        screen = self.screen
-        if isinstance(screen, PanesScreen):
+        screen = next((s for s in self.screen_stack if isinstance(s, PanesScreen)), None)
+        if screen is not None:
             screen.entries[index] = new_entry
             screen.panes[index].replace_session(new_entry.session, new_entry.start)
             screen.refresh_agents()
-        self.notify(f"{old.name} restarted")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "leave_pane":
@@ -668,24 +568,15 @@ class CoderTuiApp(App[None]):
 
     async def action_quit(self) -> None:
         """Quit only after every child's process group is gone. A run in progress is left
-        resumable: its operator stops first, so the agents' exits are not taken for failures."""
+        resumable: the host stops its operator first, so the agents' exits are not failures."""
         await self._leave()
         self.exit()
 
     async def _leave(self) -> None:
-        """Stop the run's operator (it records the run as paused once the step in flight
-        sees its agent gone), then every child, then wait briefly for the operator to save."""
-        self._quitting = True
-        if self.operator is not None and self.run_in_progress:
-            self.operator.leave()
-        await self.close_sessions()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=LEAVE_TIMEOUT)
-
-    async def close_sessions(self) -> None:
-        stops = [agent.stop() for agent in self.agents]
-        closes = [s.close() for s in self.sessions if not any(a.session is s for a in self.agents)]
-        await asyncio.gather(*stops, *closes, return_exceptions=True)
+        """End the host's session (it records where the run stands), then the plain panes."""
+        if self.host is not None:
+            await self.host.stop()
+        await asyncio.gather(*(s.close() for s in self.sessions), return_exceptions=True)
 
     async def on_unmount(self) -> None:
         """However the app ends (quit key, an exception, a test driver leaving), no child
@@ -694,5 +585,5 @@ class CoderTuiApp(App[None]):
 
     def kill_sessions_now(self) -> None:
         """Last resort after the loop stopped (a crash): no child may outlive the app."""
-        for session in self.sessions:
+        for session in [*self.sessions, *(a.session for a in self.agents)]:
             session.close_now()

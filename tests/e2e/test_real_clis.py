@@ -25,10 +25,9 @@ from coder_tui.core.agents.events import (
     TurnEnded,
 )
 from coder_tui.core.agents.profile import HookKind, load_profiles
-from coder_tui.core.agents.team import new_run_dir, parse_agent_list
 from coder_tui.ui.app import CoderTuiApp
 from coder_tui.ui.widgets.terminal_pane import TerminalPane
-from tests.conftest import wait_for
+from tests.conftest import session_app, wait_for
 from tests.e2e.conftest import World
 from tests.e2e.fake_model import Api, Reply, WriteFile
 
@@ -55,13 +54,8 @@ def long_prompt(cli: str) -> str:
 
 
 def make_app(world: World, agent_list: str) -> CoderTuiApp:
-    profiles = load_profiles()
-    return CoderTuiApp(
-        agents=parse_agent_list(agent_list, profiles),
-        profiles=profiles,
-        run_dir=new_run_dir(paths.runs_dir()),
-        cwd=world.project,
-    )
+    app: CoderTuiApp = session_app(agent_list, world.project)
+    return app
 
 
 def pane_text(app: CoderTuiApp, index: int = 0) -> str:
@@ -128,6 +122,11 @@ async def test_prompt_is_submitted_once_and_reply_captured(world: World, cli: st
         assert accepted.source is Source.HOOK and accepted.prompt == prompt
         assert ended.source is Source.HOOK
         assert agent.session_id, "the CLI's session id was not recorded"
+        # The session's run.json has it too (Codex reports it only with the first prompt),
+        # so `coder-tui resume` can relaunch the CLI on it.
+        assert app.host is not None
+        run_file = app.host.store.run_dir / "run.json"
+        assert json.loads(run_file.read_text())["agents"][cli]["session_id"] == agent.session_id
         # launch.json records the version that ran, as the CLI itself prints it.
         version = await asyncio.create_subprocess_exec(
             agent.spec.argv[0], "--version", stdout=asyncio.subprocess.PIPE
@@ -201,7 +200,7 @@ async def test_every_cli_starts_at_its_prompt_in_a_ci_shell(
         gemini = app.agents[CLIS.index("gemini")]
         await gemini.deliver("Say hello.")
         assert await next_turn(gemini, 0) == "gemini answers in a CI shell"
-        assert any("CI, GITHUB_ACTIONS not passed to Gemini CLI" in n for n in app.launch_notes)
+        assert any("CI, GITHUB_ACTIONS not passed to Gemini CLI" in n for n in app.host.notes)
 
 
 def write_user_claude_profile(**changes: object) -> None:
@@ -231,9 +230,9 @@ async def test_claude_asks_whatever_mode_the_users_settings_choose(world: World,
     app = make_app(world, "claude")
     async with app.run_test(size=(120, 40)) as pilot:
         agent = await start(app)
-        assert any("--permission-mode default" in note for note in app.launch_notes)
-        overridden = [note for note in app.launch_notes if "sets defaultMode" in note]
-        assert bool(overridden) is (mode != "default"), app.launch_notes
+        assert any("--permission-mode default" in note for note in app.host.notes)
+        overridden = [note for note in app.host.notes if "sets defaultMode" in note]
+        assert bool(overridden) is (mode != "default"), app.host.notes
         await agent.deliver("Create asked.txt with the agreed content.")
         await approval_asked(agent)
         assert not target.exists()

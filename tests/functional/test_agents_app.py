@@ -10,13 +10,11 @@ import pytest
 
 from coder_tui import paths
 from coder_tui.core.agents.events import AgentStatus, ApprovalPolicy
-from coder_tui.core.agents.profile import load_profiles
-from coder_tui.core.agents.team import new_run_dir, parse_agent_list
 from coder_tui.ui.app import CoderTuiApp
 from coder_tui.ui.widgets.agent_status import StatusBar
 from coder_tui.ui.widgets.channel_view import ChannelView
 from coder_tui.ui.widgets.terminal_pane import TerminalPane
-from tests.conftest import wait_for
+from tests.conftest import session_app, wait_for
 from tests.fake_profiles import write_fake_profile
 
 SCRIPT = """\
@@ -43,16 +41,10 @@ def scripted_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def make_app(
     tmp_path: Path, agent_list: str, commands: list[list[str]] | None = None
 ) -> CoderTuiApp:
-    profiles = load_profiles()
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    return CoderTuiApp(
-        commands or [],
-        agents=parse_agent_list(agent_list, profiles),
-        profiles=profiles,
-        run_dir=new_run_dir(paths.runs_dir()),
-        cwd=work,
-    )
+    app: CoderTuiApp = session_app(agent_list, work, commands)
+    return app
 
 
 def text_of(widget: TerminalPane | StatusBar) -> str:
@@ -133,6 +125,59 @@ async def test_policy_key_and_restart(tmp_path: Path, scripted_profile: None) ->
         # The restarted agent works, and its edits are now approved by policy.
         await pilot.press("enter", *"create it", "enter")
         await wait_for(lambda: (tmp_path / "work" / "approved.txt").exists(), 10)
+
+
+async def test_a_session_without_a_template_is_a_run_that_resumes_on_its_cli_sessions(
+    tmp_path: Path, scripted_profile: None
+) -> None:
+    """`coder-tui --agents ...` is a run too: quitting keeps it (paused, listed by `runs`),
+    and resuming it relaunches each agent on its own CLI session with its policy, the
+    channel as it was."""
+    import json
+
+    from coder_tui.core.agents.profile import load_profiles
+    from coder_tui.core.host import HostOptions, RunHost
+    from coder_tui.core.runs import RunStore
+    from tests.conftest import run_coder_tui
+
+    app = make_app(tmp_path, "solo=scripted")
+    assert app.host is not None
+    run_dir = app.host.store.run_dir
+    async with app.run_test(size=(140, 40)) as pilot:
+        (agent,) = app.agents
+        await agent.wait_for_status(AgentStatus.IDLE, within=15)
+        await pilot.press(*"hello", "enter")
+        await wait_for(lambda: agent.turns == 1, 10)
+        await pilot.press("ctrl+right_square_bracket", "o")  # approve-edits from now on
+        session_id = agent.session_id
+        await pilot.press("ctrl+q")
+        await wait_for(lambda: not app.is_running, 30)
+    saved = json.loads((run_dir / "run.json").read_text())
+    assert saved["status"] == "paused" and saved["template"] == ""
+    assert saved["agents"]["solo"] == {
+        "profile": "scripted",
+        "session_id": session_id,
+        "policy": "approve-edits",
+        "home": None,
+    }
+    listed = run_coder_tui("runs", cwd=tmp_path)
+    assert run_dir.name in listed.stdout and "(agents only)" in listed.stdout
+    refused = run_coder_tui("resume", run_dir.name, "--headless", cwd=tmp_path)
+    assert refused.returncode == 2 and "resume it in the TUI" in refused.stderr
+
+    host = RunHost.resumed(
+        RunStore.open(run_dir), load_profiles(), None, options=HostOptions.for_tui()
+    )
+    resumed = CoderTuiApp(host=host)
+    async with resumed.run_test(size=(140, 40)):
+        (again,) = resumed.agents
+        argv = again.spec.argv
+        assert argv[argv.index("--resume") + 1] == session_id
+        assert again.policy is ApprovalPolicy.APPROVE_EDITS
+        await again.wait_for_status(AgentStatus.IDLE, within=15)
+        channel = resumed.screen.query_one(ChannelView)
+        await wait_for(lambda: "echo: hello" in channel_text(channel), 10)
+        assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
 
 
 async def test_missing_cli_shows_install_hint_and_others_run(

@@ -202,6 +202,31 @@ def test_kill_9_then_resume_finishes_with_every_message_once(tmp_path: Path, tri
     assert json.loads((run_dir / "run.json").read_text())["status"] == "succeeded"
 
 
+def mini_review_host(work: Path, options: Any = None) -> Any:
+    """A host of the mini-review template over the project's fake agents, with the options
+    of ``RUN_ARGS`` (headless unless ``options`` say otherwise)."""
+    from coder_tui import paths
+    from coder_tui.commands import apply_agent_options
+    from coder_tui.core.agents.profile import load_profiles
+    from coder_tui.core.agents.team import parse_agent_list
+    from coder_tui.core.host import HostOptions, RunHost
+    from coder_tui.core.templates import load_templates
+
+    profiles = load_profiles(project=work / ".coder-tui")
+    template = load_templates(project=work / ".coder-tui")["mini-review"]
+    requests = parse_agent_list("reviewer=rev,fixer=fix", profiles)
+    requests = apply_agent_options(requests, ["fixer=approve-edits"], [])
+    return RunHost.new(
+        paths.runs_dir(),
+        work,
+        requests,
+        profiles,
+        template=template,
+        inputs={"task": "calc.py"},
+        options=options or HostOptions(startup_timeout=15),
+    )
+
+
 async def test_pause_holds_every_delivery_and_the_run_completes_after_resume(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -209,51 +234,26 @@ async def test_pause_holds_every_delivery_and_the_run_completes_after_resume(
     pause, and the run completes after resume."""
     import asyncio
 
-    from coder_tui import paths
-    from coder_tui.commands import apply_agent_options
-    from coder_tui.core.agents.profile import load_profiles
-    from coder_tui.core.agents.team import create_agent, parse_agent_list
-    from coder_tui.core.operator import Operator, assign_roles
-    from coder_tui.core.runs import RunStatus, RunStore
-    from coder_tui.core.templates import load_templates
-    from coder_tui.headless import new_state
+    from coder_tui.core.runs import RunStatus
 
     monkeypatch.setenv("FAKE_AGENT_STATE_DIR", str(tmp_path / "fake-state"))
-    work = project(tmp_path, delay=0.5)
-    profiles = load_profiles(project=work / ".coder-tui")
-    template = load_templates(project=work / ".coder-tui")["mini-review"]
-    requests = apply_agent_options(
-        parse_agent_list("reviewer=rev,fixer=fix", profiles), ["fixer=approve-edits"], []
-    )
-    store = RunStore.create(
-        paths.runs_dir(), new_state(template, {"task": "calc.py"}, work, requests)
-    )
-    agents = {}
-    for request in requests:
-        agent, _ = create_agent(request, profiles, cwd=work, run_dir=store.run_dir)
-        agents[agent.name] = agent
+    host = mini_review_host(project(tmp_path, delay=0.5))
+    store = host.store
     try:
-        for agent in agents.values():
-            await agent.start()
-        for agent in agents.values():
-            await agent.wait_until_ready(15)
-        store.state.roles = assign_roles(template, {n: a.profile.name for n, a in agents.items()})
-        operator = Operator(template, store, agents)
-        run = asyncio.create_task(operator.run())
+        run = asyncio.create_task(host.run())
         deadline = time.monotonic() + 15
         while not store.events("delivered"):
             assert time.monotonic() < deadline, "no delivery within 15 s"
             await asyncio.sleep(0.01)
-        operator.pause()
+        host.toggle_pause()
         paused_at = time.time()
         await asyncio.sleep(5)  # the pause itself is what is tested
         assert not run.done()
         resumed_at = time.time()
-        operator.resume()
+        host.toggle_pause()
         assert await asyncio.wait_for(run, 60) is RunStatus.SUCCEEDED
     finally:
-        for agent in agents.values():
-            await agent.stop()
+        await host.stop()
     deliveries = [e["at"] for e in store.events("delivered")]
     assert len(deliveries) == 3
     assert not [at for at in deliveries if paused_at < at < resumed_at]
@@ -273,14 +273,8 @@ async def test_an_at_mention_sent_while_a_step_waits_for_the_agent_gets_its_own_
     (the operator once took the @mention's reply as the step's)."""
     import asyncio
 
-    from coder_tui import paths
-    from coder_tui.commands import apply_agent_options
-    from coder_tui.core.agents.profile import load_profiles
-    from coder_tui.core.agents.team import create_agent, parse_agent_list
-    from coder_tui.core.operator import Operator, assign_roles
-    from coder_tui.core.runs import RunStatus, RunStore
-    from coder_tui.core.templates import load_templates
-    from coder_tui.headless import new_state
+    from coder_tui.core.host import RunUpdated
+    from coder_tui.core.runs import RunStatus
 
     monkeypatch.setenv("FAKE_AGENT_STATE_DIR", str(tmp_path / "fake-state"))
     reviewer = (
@@ -288,35 +282,24 @@ async def test_an_at_mention_sent_while_a_step_waits_for_the_agent_gets_its_own_
         "  - match: side question\n    delay: 1.0\n    reply: SIDE ANSWER\n"
         '  - delay: 0.2\n    reply: "All good.\\nVERDICT: APPROVE"\n'
     )
-    work = project(tmp_path, hooks=hooks, reviewer=reviewer)
-    profiles = load_profiles(project=work / ".coder-tui")
-    template = load_templates(project=work / ".coder-tui")["mini-review"]
-    requests = parse_agent_list("reviewer=rev,fixer=fix", profiles)
-    requests = apply_agent_options(requests, [], [])
-    store = RunStore.create(
-        paths.runs_dir(), new_state(template, {"task": "calc.py"}, work, requests)
-    )
-    agents = {}
-    for request in requests:
-        agent, _ = create_agent(request, profiles, cwd=work, run_dir=store.run_dir)
-        agents[agent.name] = agent
+    host = mini_review_host(project(tmp_path, hooks=hooks, reviewer=reviewer))
+    store = host.store
+
+    def pause_before_the_first_step(event: object) -> None:
+        # The host says the operator exists before the operator delivers anything.
+        if isinstance(event, RunUpdated) and not store.events("paused"):
+            host.toggle_pause()
+
+    host.subscribe(pause_before_the_first_step)
     try:
-        for agent in agents.values():
-            await agent.start()
-        for agent in agents.values():
-            await agent.wait_until_ready(15)
-        store.state.roles = assign_roles(template, {n: a.profile.name for n, a in agents.items()})
-        operator = Operator(template, store, agents)
-        operator.pause()  # the review step's prompt waits for the resume
-        run = asyncio.create_task(operator.run())
+        run = asyncio.create_task(host.run())
         await wait_for(lambda: bool(store.events("waiting_while_paused")), 15)
-        await operator.user_message("@reviewer side question")
-        operator.resume()  # the step's prompt now queues behind the @mention's
+        await host.user_message("@reviewer side question")
+        host.toggle_pause()  # the step's prompt now queues behind the @mention's
         assert await asyncio.wait_for(run, 60) is RunStatus.SUCCEEDED
         await wait_for(lambda: any(m.meta.get("direct") for m in store.channel.messages), 15)
     finally:
-        for agent in agents.values():
-            await agent.stop()
+        await host.stop()
     replies = [
         (m["step"], m["text"], bool(m["meta"].get("direct")))
         for m in channel_of(store.run_dir)
@@ -356,8 +339,8 @@ async def test_resume_in_the_tui_after_kill_9_finishes_the_run(tmp_path: Path) -
     import asyncio
 
     from coder_tui.commands import _profiles, _templates
-    from coder_tui.core.agents.events import ApprovalPolicy
-    from coder_tui.core.agents.team import AgentRequest, had_prompt
+    from coder_tui.core.agents.team import had_prompt
+    from coder_tui.core.host import HostOptions, RunHost
     from coder_tui.core.runs import RunStatus, RunStore
     from coder_tui.ui.app import CoderTuiApp
 
@@ -366,23 +349,13 @@ async def test_resume_in_the_tui_after_kill_9_finishes_the_run(tmp_path: Path) -
     run_dir = await asyncio.to_thread(killed_after_first_delivery, work)
     store = RunStore.open(run_dir)
     assert store.status is RunStatus.CRASHED
-    store.claim()
     project_dir = work / ".coder-tui"
     template = _templates(project_dir)["mini-review"]
-    requests = [
-        AgentRequest(name, record.profile, ApprovalPolicy(record.policy))
-        for name, record in store.state.agents.items()
-    ]
-    app = CoderTuiApp(
-        agents=requests,
-        profiles=_profiles(project_dir),
-        run_dir=store.run_dir,
-        cwd=work,
-        workflow=(template, store, True),
-    )
     # Only an agent that had taken a prompt has a session to resume; the others start afresh.
     prompted = {name for name in requests_names(store) if had_prompt(agent_events(run_dir, name))}
     assert prompted and prompted != set(requests_names(store))
+    host = RunHost.resumed(store, _profiles(project_dir), template, options=HostOptions.for_tui())
+    app = CoderTuiApp(host=host)
     async with app.run_test(size=(160, 45)):
         await wait_for(lambda: store.state.status is RunStatus.SUCCEEDED, 60)
         resumed = {a.name for a in app.agents if "--resume" in a.spec.argv}
@@ -433,8 +406,7 @@ async def test_quitting_the_tui_mid_run_leaves_it_resumable(tmp_path: Path) -> N
     from coder_tui.commands import _profiles, _templates
     from coder_tui.core.agents.events import ApprovalPolicy
     from coder_tui.core.agents.team import AgentRequest
-    from coder_tui.core.runs import RunStore
-    from coder_tui.headless import new_state
+    from coder_tui.core.host import HostOptions, RunHost
     from coder_tui.ui.app import CoderTuiApp
 
     os.environ["FAKE_AGENT_STATE_DIR"] = str(tmp_path / "fake-state")
@@ -445,15 +417,17 @@ async def test_quitting_the_tui_mid_run_leaves_it_resumable(tmp_path: Path) -> N
         AgentRequest("reviewer", "rev"),
         AgentRequest("fixer", "fix", ApprovalPolicy.APPROVE_EDITS),
     ]
-    state = new_state(template, {"task": "calc.py"}, work, requests)
-    store = RunStore.create(paths.runs_dir(), state)
-    app = CoderTuiApp(
-        agents=requests,
-        profiles=_profiles(project_dir),
-        run_dir=store.run_dir,
-        cwd=work,
-        workflow=(template, store, False),
+    host = RunHost.new(
+        paths.runs_dir(),
+        work,
+        requests,
+        _profiles(project_dir),
+        template=template,
+        inputs={"task": "calc.py"},
+        options=HostOptions.for_tui(),
     )
+    store = host.store
+    app = CoderTuiApp(host=host)
     async with app.run_test(size=(160, 45)) as pilot:
         channel = store.run_dir / "channel.jsonl"
         await wait_for(lambda: channel.exists() and '"prompt"' in channel.read_text(), 30)
@@ -462,6 +436,9 @@ async def test_quitting_the_tui_mid_run_leaves_it_resumable(tmp_path: Path) -> N
     saved = json.loads((store.run_dir / "run.json").read_text())
     assert saved["status"] == "paused" and "closed" in saved["outcome"]
     assert not [m for m in channel_of(store.run_dir) if m["kind"] == "system"]
+    listed = run_coder_tui("runs", cwd=work)  # right after the quit: paused, not crashed
+    (row,) = [line for line in listed.stdout.splitlines() if store.run_dir.name[:15] in line]
+    assert "paused" in row and "crashed" not in row, listed.stdout
     try:
         done = run_coder_tui("resume", store.run_dir.name, "--headless", cwd=work, timeout=60)
     except subprocess.TimeoutExpired as exc:
@@ -469,3 +446,44 @@ async def test_quitting_the_tui_mid_run_leaves_it_resumable(tmp_path: Path) -> N
     assert done.returncode == 0, done.stdout + done.stderr
     replies = [(m["step"], m["round"]) for m in channel_of(store.run_dir) if m["kind"] == "reply"]
     assert replies == [("review", 1), ("fix", 1), ("review", 2)]
+
+
+async def test_a_run_leaves_the_same_channel_headless_and_in_the_tui(tmp_path: Path) -> None:
+    """One host for every front end: the same scripted run (with an approval answered by
+    policy) leaves the same channel.jsonl headless and in the TUI, times and ids aside."""
+    from coder_tui.core.runs import RunStatus
+    from coder_tui.ui.app import CoderTuiApp
+
+    os.environ["FAKE_AGENT_STATE_DIR"] = str(tmp_path / "fake-state")
+    headless_work = project(tmp_path / "headless")
+    done = run_coder_tui(*RUN_ARGS, cwd=headless_work)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (headless_dir,) = runs_root().iterdir()
+
+    tui_work = project(tmp_path / "tui")
+    from coder_tui.core.host import HostOptions
+
+    host = mini_review_host(tui_work, HostOptions.for_tui())  # its panes start the agents
+    app = CoderTuiApp(host=host)
+    async with app.run_test(size=(160, 45)):
+        await wait_for(lambda: host.state.status is RunStatus.SUCCEEDED, 60)
+
+    def comparable(run_dir: Path, work: Path) -> list[tuple[Any, ...]]:
+        return [
+            (
+                m["author"],
+                m["kind"],
+                m["text"].replace(str(work), "<work>"),
+                m["targets"],
+                m["step"],
+                m["round"],
+                m["key"],
+                m["meta"],
+            )
+            for m in channel_of(run_dir)
+        ]
+
+    headless = comparable(headless_dir, headless_work)
+    tui = comparable(host.store.run_dir, tui_work)
+    assert any(m[1] == "system" and "approved by approve-edits" in m[2] for m in headless)
+    assert tui == headless

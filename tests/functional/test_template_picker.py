@@ -15,12 +15,10 @@ from textual.widgets import Input, OptionList, Static
 
 from coder_tui import paths
 from coder_tui.core.agents.events import AgentStatus
-from coder_tui.core.agents.profile import load_profiles
-from coder_tui.core.agents.team import new_run_dir, parse_agent_list
 from coder_tui.core.runs import RunStatus
 from coder_tui.ui.app import CoderTuiApp, PanesScreen
 from coder_tui.ui.screens.template_picker import UNFILLABLE, TemplatePicker
-from tests.conftest import wait_for
+from tests.conftest import session_app, wait_for
 from tests.fake_profiles import write_fake_profile
 
 SCRIPT = """\
@@ -76,15 +74,10 @@ def scripted_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_app(tmp_path: Path, agent_list: str) -> CoderTuiApp:
-    profiles = load_profiles()
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    return CoderTuiApp(
-        agents=parse_agent_list(agent_list, profiles),
-        profiles=profiles,
-        run_dir=new_run_dir(paths.runs_dir()),
-        cwd=work,
-    )
+    app: CoderTuiApp = session_app(agent_list, work)
+    return app
 
 
 async def agents_idle(app: CoderTuiApp) -> None:
@@ -145,6 +138,7 @@ async def test_filter_fill_and_start_runs_the_template(
     tmp_path: Path, scripted_setup: None
 ) -> None:
     app = make_app(tmp_path, "alpha=scripted,beta=scripted")
+    session_dir = app.host.store.run_dir
     async with app.run_test(size=(160, 45)) as pilot:
         await agents_idle(app)
         picker = await open_picker(pilot)
@@ -169,11 +163,11 @@ async def test_filter_fill_and_start_runs_the_template(
         assert picker.focused is fields["tone"]
         await pilot.press("enter")  # Enter in the last input: start
         await wait_for(lambda: isinstance(app.screen, PanesScreen))
-        await wait_for(lambda: app.run_in_progress, 20, message=lambda: str(app.workflow))
+        await wait_for(lambda: app.run_in_progress, 20, message=lambda: str(app.host.state))
 
-        assert app.workflow is not None
-        store = app.workflow[1]
-        assert store.run_dir != app.run_dir  # a run folder of its own
+        store = app.host.store
+        # The session's run takes the template: its agents, their folders and sessions.
+        assert store.run_dir == session_dir
         saved = json.loads((store.run_dir / "run.json").read_text())
         assert saved["template"] == "echo-pair"
         assert saved["inputs"] == {"task": "say hello", "tone": "plain"}
@@ -223,7 +217,7 @@ async def test_escape_cancels_and_mistakes_are_shown_inline(
         await pilot.press(*"echo", "enter", *"never run")
         await pilot.press("escape")
         await wait_for(lambda: isinstance(app.screen, PanesScreen))
-        assert app.operator is None and app.workflow is None
+        assert app.operator is None and app.host.state.template == ""
 
         # A required input left empty: said inline, the picker stays open.
         picker = await open_picker(pilot)
@@ -257,8 +251,8 @@ async def test_escape_cancels_and_mistakes_are_shown_inline(
         assert "launched: alpha, beta" in error(picker)
         await pilot.press("escape")
         await wait_for(lambda: isinstance(app.screen, PanesScreen))
-        assert app.operator is None and app.workflow is None
-    assert set(paths.runs_dir().iterdir()) == runs_before | {app.run_dir}
+        assert app.operator is None and app.host.state.template == ""
+    assert set(paths.runs_dir().iterdir()) == runs_before | {app.host.store.run_dir}
 
 
 def test_picker_snapshot(snap_compare: Any, tmp_path: Path) -> None:

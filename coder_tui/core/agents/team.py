@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,28 +51,23 @@ def parse_agent_list(text: str, profiles: dict[str, AgentProfile]) -> list[Agent
     return requests
 
 
-def new_run_dir(runs_root: Path) -> Path:
-    """A fresh run folder: sortable by time, unique even when started in the same second."""
-    run_dir = runs_root / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
-    run_dir.mkdir(parents=True)
-    return run_dir
-
-
 def create_agent(
     request: AgentRequest,
     profiles: dict[str, AgentProfile],
     *,
     cwd: Path,
     run_dir: Path,
+    agent_dir: Path | None = None,
     first_prompt: str | None = None,
     extra_args: list[str] | None = None,
     session_id: str | None = None,
     resume: bool = False,
 ) -> tuple[Agent, list[str]]:
     """The Agent (not started) and the notes its launch produced for the user. With
-    ``resume`` the CLI is relaunched on its recorded ``session_id`` (its own resume flags)."""
+    ``resume`` the CLI is relaunched on its recorded ``session_id`` (its own resume flags).
+    Its files go to ``agent_dir`` (default: the run's agents/NAME)."""
     profile = profiles[request.profile]
-    agent_dir = run_dir / "agents" / request.name
+    agent_dir = agent_dir or run_dir / "agents" / request.name
     if resume and profile.hooks is not HookKind.NONE and not had_prompt(agent_dir / "events.jsonl"):
         # A CLI keeps a session only once it had a prompt; resuming an empty one fails, so
         # such an agent starts afresh.
