@@ -11,7 +11,6 @@ from jinja2.exceptions import SecurityError
 from pydantic import ValidationError
 
 from coder_tui import paths
-from coder_tui.core import templates as templates_module
 from coder_tui.core.templates import (
     LoopTracker,
     OutputSpec,
@@ -22,6 +21,7 @@ from coder_tui.core.templates import (
     extract_outputs,
     load_template_file,
     load_templates,
+    loading,
     render_prompt,
     resolve_roles,
     vote,
@@ -472,7 +472,7 @@ def test_every_broken_file_is_reported_at_once(tmp_path: Path) -> None:
 def test_packaged_builtins_are_preferred(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     packaged = tmp_path / "pkg" / "_builtin_templates"
     _user_template(packaged, "only-packaged", "Packaged")
-    monkeypatch.setattr(templates_module.resources, "files", lambda _package: tmp_path / "pkg")
+    monkeypatch.setattr(loading.resources, "files", lambda _package: tmp_path / "pkg")
     assert [entry.name for entry in builtin_template_files()] == ["only-packaged.yaml"]
     assert set(load_templates()) == {"only-packaged"}
 
