@@ -2,8 +2,9 @@
 
 This package's modules, lowest first: ``base`` (the error, reserved targets), ``rendering``
 (the jinja2 sandbox), ``cycles`` and ``checks`` (the cross-field checks), ``model`` (the
-pydantic models), ``runtime`` (outputs, votes, roles and loops during a run) and ``loading``
-(template files and folders). Import the names below from the package itself.
+pydantic models), ``inputs`` (a run's input values), ``runtime`` (outputs, votes, roles and
+loops during a run) and ``loading`` (template files and folders). Import the names below from
+the package itself.
 
 A template names **roles** (filled by launched agents, chosen by profile preference), a list of
 **steps** (an agent's turn, a parallel group of turns, or a human approval gate), the routing
@@ -41,6 +42,7 @@ mutating methods, no ``eval``); an unsafe access raises instead of rendering as 
 """
 
 from coder_tui.core.templates.base import END, FAIL, TemplateError
+from coder_tui.core.templates.inputs import TASK_INPUT, InputError, resolve_inputs
 from coder_tui.core.templates.loading import (
     builtin_template_files,
     load_template_file,
@@ -69,10 +71,12 @@ from coder_tui.core.templates.runtime import LoopTracker, extract_outputs, resol
 __all__ = [
     "END",
     "FAIL",
+    "TASK_INPUT",
     "Arbiter",
     "Branch",
     "Category",
     "Gate",
+    "InputError",
     "InputSpec",
     "Limits",
     "Loop",
@@ -91,6 +95,7 @@ __all__ = [
     "load_template_file",
     "load_templates",
     "render_prompt",
+    "resolve_inputs",
     "resolve_roles",
     "template_dirs",
     "vote",

@@ -368,19 +368,3 @@ class Template(_Model):
             if rule.when is None or eval_condition(rule.when, context):
                 return rule.goto
         raise TemplateError(f"step {step_id}: no `next` rule matched and none is unconditional")
-
-    def input_values(self, given: Mapping[str, str | None]) -> dict[str, str | None]:
-        """The inputs for a run: ``given`` plus defaults; TemplateError naming what is wrong."""
-        known = {spec.name for spec in self.inputs}
-        problems = [f"unknown input {name!r}" for name in given if name not in known]
-        values: dict[str, str | None] = {}
-        for spec in self.inputs:
-            value = given.get(spec.name)
-            if value is None or not value.strip():
-                value = spec.default if spec.default is not None else value
-            if spec.required and (value is None or not value.strip()):
-                problems.append(f"input {spec.name!r} is required ({spec.description})".strip())
-            values[spec.name] = value
-        if problems:
-            raise TemplateError(f"{self.name}: " + "; ".join(problems))
-        return values
