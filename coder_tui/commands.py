@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -24,6 +25,9 @@ from coder_tui.core.agents.events import ApprovalPolicy
 from coder_tui.core.agents.profile import AgentProfile, load_profiles
 from coder_tui.core.agents.team import AgentListError, AgentRequest, parse_agent_list
 from coder_tui.core.yamlfile import ConfigError
+
+if TYPE_CHECKING:
+    from coder_tui.core.templates import Template
 
 
 class UsageError(Exception):
@@ -51,31 +55,29 @@ def _profiles(project: Path | None = None) -> dict[str, AgentProfile]:
         raise UsageError(f"broken agent profile:\n{exc}") from None
 
 
-def parse_inputs(template, task: str | None, raw: Sequence[str]) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """--task and --input name=value, checked against the template's inputs."""
-    values: dict[str, str] = {}
-    if task is not None:
-        values["task"] = task
+def parse_inputs(template: Template, task: str | None, raw: Sequence[str]) -> dict[str, str]:
+    """--task and --input NAME=VALUE, resolved by the template's inputs (resolve_inputs)."""
+    from coder_tui.core.templates import InputError, TemplateError, resolve_inputs
+
+    given: dict[str, str] = {}
     for item in raw:
         name, sep, value = item.partition("=")
         if not sep:
             raise UsageError(f"--input {item!r}: expected NAME=VALUE")
-        values[name] = value
-    known = {spec.name for spec in template.inputs}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise UsageError(
-            f"template {template.name} has no input {', '.join(unknown)} "
-            f"(its inputs: {', '.join(sorted(known)) or 'none'})"
-        )
-    for spec in template.inputs:
-        if spec.name not in values:
-            if spec.default is not None:
-                values[spec.name] = str(spec.default)
-            elif spec.required:
-                flag = "--task" if spec.name == "task" else f"--input {spec.name}=..."
-                raise UsageError(f"template {template.name} needs {spec.name}: pass {flag}")
-    return values
+        given[name] = value
+    try:
+        return resolve_inputs(template, given, task)
+    except InputError as exc:
+        raise UsageError(exc.describe(how=_input_flag)) from None
+    except TemplateError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _input_flag(name: str) -> str:
+    """How to give input ``name`` on the command line."""
+    from coder_tui.core.templates import TASK_INPUT
+
+    return "pass --task" if name == TASK_INPUT else f"pass --input {name}=..."
 
 
 def default_agents(template, profiles: dict[str, AgentProfile]) -> list[AgentRequest]:  # type: ignore[no-untyped-def]
@@ -481,6 +483,8 @@ def _demo(work: Path, *, headless: bool) -> int:
 
 def prepare_demo(work: Path):  # type: ignore[no-untyped-def]
     """The demo's sample project, scripted agent profiles and Review-Fix run request."""
+    from coder_tui.core.templates import resolve_inputs
+
     project = work / "sample"
     project.mkdir()
     (project / "calc.py").write_text(DEMO_CALC)
@@ -515,8 +519,6 @@ def prepare_demo(work: Path):  # type: ignore[no-untyped-def]
         )
         for role in names
     ]
-    inputs = {"task": "Review calc.py and its tests in this folder; fix what the review finds."}
-    for spec in template.inputs:
-        if spec.name not in inputs and spec.default is not None:
-            inputs[spec.name] = str(spec.default)
+    task = "Review calc.py and its tests in this folder; fix what the review finds."
+    inputs = resolve_inputs(template, {}, task)
     return template, inputs, requests, profiles, project

@@ -11,8 +11,8 @@ from jinja2.exceptions import SecurityError
 from pydantic import ValidationError
 
 from coder_tui import paths
-from coder_tui.core import templates as templates_module
 from coder_tui.core.templates import (
+    InputError,
     LoopTracker,
     OutputSpec,
     Template,
@@ -22,7 +22,9 @@ from coder_tui.core.templates import (
     extract_outputs,
     load_template_file,
     load_templates,
+    loading,
     render_prompt,
+    resolve_inputs,
     resolve_roles,
     vote,
 )
@@ -472,7 +474,7 @@ def test_every_broken_file_is_reported_at_once(tmp_path: Path) -> None:
 def test_packaged_builtins_are_preferred(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     packaged = tmp_path / "pkg" / "_builtin_templates"
     _user_template(packaged, "only-packaged", "Packaged")
-    monkeypatch.setattr(templates_module.resources, "files", lambda _package: tmp_path / "pkg")
+    monkeypatch.setattr(loading.resources, "files", lambda _package: tmp_path / "pkg")
     assert [entry.name for entry in builtin_template_files()] == ["only-packaged.yaml"]
     assert set(load_templates()) == {"only-packaged"}
 
@@ -570,17 +572,81 @@ def test_next_step_routing() -> None:
         template.next_step_id("review", {**CONTEXT, "outputs": {}})
 
 
-def test_input_values() -> None:
+def inputs_template(*extra: dict[str, Any]) -> Template:
+    """BASE (its required ``task``: "What to do") with ``extra`` inputs after it."""
     import yaml
 
     data = yaml.safe_load(BASE)
-    data["inputs"].append({"name": "base", "required": False, "default": "main"})
-    template = Template.model_validate(data)
-    assert template.input_values({"task": "x"}) == {"task": "x", "base": "main"}
-    with pytest.raises(TemplateError, match="input 'task' is required"):
-        template.input_values({"task": "  "})
-    with pytest.raises(TemplateError, match="unknown input 'tsk'"):
-        template.input_values({"task": "x", "tsk": "y"})
+    data["inputs"] += extra
+    return Template.model_validate(data)
+
+
+OPTIONAL_INPUTS = (
+    {"name": "base", "required": False, "default": "main"},
+    {"name": "note", "required": False},
+)
+
+
+def test_resolve_inputs_takes_defaults_for_what_is_empty_or_not_given() -> None:
+    template = inputs_template(*OPTIONAL_INPUTS)
+    assert resolve_inputs(template, {"task": "x"}) == {"task": "x", "base": "main", "note": ""}
+    given = {"note": "n", "base": " ", "task": " x "}  # values are kept as given, unless blank
+    resolved = resolve_inputs(template, given)
+    assert resolved == {"task": " x ", "base": "main", "note": "n"}
+    assert list(resolved) == ["task", "base", "note"]  # the template's order
+    assert resolve_inputs(template, {"task": "x", "base": "dev"})["base"] == "dev"
+    # A default also satisfies a required input.
+    required = inputs_template({"name": "lang", "default": "python"})
+    assert resolve_inputs(required, {"task": "x"})["lang"] == "python"
+
+
+def test_resolve_inputs_names_a_missing_required_input() -> None:
+    template = inputs_template(*OPTIONAL_INPUTS)
+    for given in ({}, {"task": ""}, {"task": " \n"}, {"base": "dev"}):
+        with pytest.raises(InputError) as caught:
+            resolve_inputs(template, given)
+        assert [spec.name for spec in caught.value.missing] == ["task"]
+        assert caught.value.unknown == ()
+        assert str(caught.value) == "template mini needs task (What to do)"
+    assert caught.value.describe(lambda name: f"pass --{name}") == (
+        "template mini needs task: pass --task"
+    )
+    # A required input whose default is empty or blank is still missing.
+    for default in ("", " "):
+        empty_default = inputs_template({"name": "lang", "default": default})
+        with pytest.raises(InputError, match=r"^template mini needs lang$"):
+            resolve_inputs(empty_default, {"task": "x"})
+
+
+def test_resolve_inputs_fills_the_task_input_with_the_task() -> None:
+    template = inputs_template(*OPTIONAL_INPUTS)
+    resolved = resolve_inputs(template, {"base": "dev"}, task="fix it")
+    assert resolved == {"task": "fix it", "base": "dev", "note": ""}
+    assert resolve_inputs(template, {"task": "same"}, task="same")["task"] == "same"
+    with pytest.raises(TemplateError, match="input task is given twice") as caught:
+        resolve_inputs(template, {"task": "one"}, task="two")
+    assert not isinstance(caught.value, InputError)
+    with pytest.raises(InputError, match="needs task"):
+        resolve_inputs(template, {}, task="  ")  # a blank task is no task
+
+
+def test_resolve_inputs_refuses_unknown_names() -> None:
+    template = inputs_template(*OPTIONAL_INPUTS)
+    with pytest.raises(InputError) as caught:
+        resolve_inputs(template, {"task": "x", "tsk": "y", "b": "z"})
+    assert caught.value.unknown == ("b", "tsk") and caught.value.missing == ()
+    assert str(caught.value) == "template mini has no input b, tsk (its inputs: base, note, task)"
+    # Every problem at once, and the task of a template without a task input is unknown too.
+    import yaml
+
+    data = yaml.safe_load(variant("Review {{ inputs.task }}.", "Review {{ inputs.diff }}."))
+    data["inputs"] = [{"name": "diff", "description": "The diff"}]
+    no_task = Template.model_validate(data)
+    with pytest.raises(InputError) as caught:
+        resolve_inputs(no_task, {}, task="x")
+    assert str(caught.value) == (
+        "template mini has no input task (its inputs: diff); needs diff (The diff)"
+    )
 
 
 # --------------------------------------------------------------------------------------------

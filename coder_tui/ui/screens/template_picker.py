@@ -24,7 +24,14 @@ from textual.widgets import Button, ContentSwitcher, Footer, Input, OptionList, 
 from textual.widgets.option_list import Option
 
 from coder_tui.core.operator import assign_roles
-from coder_tui.core.templates import Category, Template, TemplateError, resolve_roles
+from coder_tui.core.templates import (
+    Category,
+    InputError,
+    Template,
+    TemplateError,
+    resolve_inputs,
+    resolve_roles,
+)
 
 UNFILLABLE = "no launched agent can fill this role"
 CATEGORY_ORDER = {category: index for index, category in enumerate(Category)}
@@ -362,20 +369,19 @@ class TemplatePicker(ModalScreen[PickResult | None]):
                 assign_roles(template, self.agents)
             except TemplateError as exc:
                 problems.append(str(exc))
+        fields = {field.name: field for field in self._inputs() if field.name is not None}
         values: dict[str, str] = {}
         missing: list[Input] = []
-        fields = {field.name: field for field in self._inputs()}
-        for spec in template.inputs:
-            field = fields.get(spec.name)
-            value = field.value if field is not None else ""
-            if not value.strip():
-                value = spec.default or ""
-            if spec.required and not value.strip():
+        try:
+            values = resolve_inputs(template, {name: field.value for name, field in fields.items()})
+        except InputError as exc:
+            for spec in exc.missing:
                 problems.append(f"{spec.name} is required.")
-                if field is not None:
-                    field.add_class("-invalid")
-                    missing.append(field)
-            values[spec.name] = value
+                if spec.name in fields:
+                    fields[spec.name].add_class("-invalid")
+                    missing.append(fields[spec.name])
+            if exc.unknown:  # the form is built from the template's inputs: not expected
+                problems.append(str(exc))
         if problems:
             self._say("\n".join(problems))
             if missing:
