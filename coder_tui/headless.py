@@ -22,6 +22,7 @@ from coder_tui.core.agents.events import ApprovalPolicy, ApprovalRequested
 from coder_tui.core.channel import ChannelMessage, MessageKind
 from coder_tui.core.host import HostEvent, RunHost
 from coder_tui.core.runs import RunStatus, RunStore
+from coder_tui.core.tasks import spawn
 
 AUTHOR_STYLES = ["cyan", "magenta", "green", "yellow", "blue"]
 KIND_STYLES = {
@@ -86,7 +87,7 @@ async def run_headless(
         loop.add_signal_handler(signal.SIGTERM, host.cancel)
     status: RunStatus | None = None
     try:
-        gate_task = asyncio.create_task(_answer_gates(host, options, console))
+        gate_task = spawn(_answer_gates(host, options, console), name="gates")
         status = await host.run()
     finally:
         if gate_task is not None:

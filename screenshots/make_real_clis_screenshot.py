@@ -85,8 +85,7 @@ async def screenshot(project: Path, server: FakeModelServer) -> None:
     from coder_tui.commands import _profiles, _templates
     from coder_tui.core.agents.events import ApprovalPolicy
     from coder_tui.core.agents.team import AgentRequest
-    from coder_tui.core.runs import RunStore
-    from coder_tui.headless import new_state
+    from coder_tui.core.host import HostOptions, RunHost
     from coder_tui.ui.app import CoderTuiApp
 
     template = _templates(None)["review-fix"]
@@ -96,14 +95,16 @@ async def screenshot(project: Path, server: FakeModelServer) -> None:
         AgentRequest("checker", "gemini"),
     ]
     inputs = {"task": "the divide() function in calc.py", "focus": ""}
-    store = RunStore.create(paths.runs_dir(), new_state(template, inputs, project, requests))
-    app = CoderTuiApp(
-        agents=requests,
-        profiles=_profiles(None),
-        run_dir=store.run_dir,
-        cwd=project,
-        workflow=(template, store, False),
+    host = RunHost.new(
+        paths.runs_dir(),
+        project,
+        requests,
+        _profiles(None),
+        template=template,
+        inputs=inputs,
+        options=HostOptions.for_tui(),
     )
+    app = CoderTuiApp(host=host)
     async with app.run_test(size=(200, 50)) as pilot:
         # Round 2 of the review is at the model: Codex's patch is in, Claude is working.
         await wait_until(lambda: len(server.user_texts("anthropic")) == 2)

@@ -82,7 +82,8 @@ async def agents_screenshot() -> None:
     from coder_tui import paths
     from coder_tui.core.agents.events import AgentStatus
     from coder_tui.core.agents.profile import load_profiles
-    from coder_tui.core.agents.team import new_run_dir, parse_agent_list
+    from coder_tui.core.agents.team import parse_agent_list
+    from coder_tui.core.host import HostOptions, RunHost
     from coder_tui.ui.app import CoderTuiApp
 
     work = Path(tempfile.mkdtemp())
@@ -98,12 +99,9 @@ async def agents_screenshot() -> None:
         ).model_dump_json()
     )
     profiles = load_profiles()
-    app = CoderTuiApp(
-        agents=parse_agent_list("reviewer=demo,fixer=demo,checker=demo", profiles),
-        profiles=profiles,
-        run_dir=new_run_dir(paths.runs_dir()),
-        cwd=work,
-    )
+    requests = parse_agent_list("reviewer=demo,fixer=demo,checker=demo", profiles)
+    host = RunHost.new(paths.runs_dir(), work, requests, profiles, options=HostOptions.for_tui())
+    app = CoderTuiApp(host=host)
     async with app.run_test(size=(150, 40)) as pilot:
         reviewer, fixer, _ = app.agents
         await wait_until(lambda: all(a.status is AgentStatus.IDLE for a in app.agents))
@@ -123,19 +121,21 @@ async def workflow_screenshot() -> None:
     """The demo's Review-Fix run, caught while the fixer works on the review."""
     from coder_tui import paths
     from coder_tui.commands import prepare_demo
-    from coder_tui.core.runs import RunStore
-    from coder_tui.headless import new_state
+    from coder_tui.core.host import HostOptions, RunHost
     from coder_tui.ui.app import CoderTuiApp
 
     template, inputs, requests, profiles, project = prepare_demo(Path(tempfile.mkdtemp()))
-    store = RunStore.create(paths.runs_dir(), new_state(template, inputs, project, requests))
-    app = CoderTuiApp(
-        agents=requests,
-        profiles=profiles,
-        run_dir=store.run_dir,
-        cwd=project,
-        workflow=(template, store, False),
+    host = RunHost.new(
+        paths.runs_dir(),
+        project,
+        requests,
+        profiles,
+        template=template,
+        inputs=inputs,
+        options=HostOptions.for_tui(),
     )
+    store = host.store
+    app = CoderTuiApp(host=host)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(lambda: store.state.step_rounds.get("fix", 0) >= 1, 60)
         await pilot.pause(1.5)

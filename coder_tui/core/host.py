@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from coder_tui.core.agents.agent import Agent, AgentGone, DeliveryError
 from coder_tui.core.agents.events import (
@@ -33,7 +34,8 @@ from coder_tui.core.agents.profile import AgentProfile
 from coder_tui.core.agents.team import AgentRequest, create_agent
 from coder_tui.core.channel import Channel, ChannelMessage, MessageKind
 from coder_tui.core.operator import Operator, assign_roles
-from coder_tui.core.runs import ACTIVE, AgentRecord, RunState, RunStatus, RunStore
+from coder_tui.core.runs import ACTIVE, AgentRecord, EventKind, RunState, RunStatus, RunStore
+from coder_tui.core.tasks import spawn
 from coder_tui.core.templates import Template, TemplateError
 
 log = logging.getLogger(__name__)
@@ -149,7 +151,7 @@ class RunHost:
         self._stopping = False
         self._cancel_requested = False
         self._run_task: asyncio.Task[RunStatus | None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         for request in requests:
             self.agents[request.name] = self._create_agent(request, resume=resume)
 
@@ -284,6 +286,12 @@ class RunHost:
         elif isinstance(event, AgentExited) and not self._stopping:
             # (Exits caused by stopping the session are not news for the run's channel.)
             channel.post("system", f"{event.agent} {event.description}", kind=MessageKind.SYSTEM)
+            self.store.event(
+                EventKind.AGENT_EXITED,
+                agent=event.agent,
+                code=event.exit_code,
+                description=event.description,
+            )
 
     def set_policy(self, name: str, policy: ApprovalPolicy) -> None:
         agent = self.agents[name]
@@ -308,6 +316,12 @@ class RunHost:
         return agent
 
     # --- the run ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the session in the background (a front end that does not await ``run``); stop()
+        waits for it to record where the run stands."""
+        if self._run_task is None or self._run_task.done():
+            self._run_task = spawn(self.run(), name="run", on_error=self._failed)
 
     async def run(self) -> RunStatus | None:
         """Wait until every agent is ready, fill the roles and run the template; returns the
@@ -381,7 +395,7 @@ class RunHost:
         self.operator = None
         self.store.save()
         self._publish(RunStarted(self.store))
-        self._run_task = asyncio.create_task(self.run(), name="run")
+        self.start()
 
     # --- commands -----------------------------------------------------------------------------
 
@@ -406,15 +420,13 @@ class RunHost:
             self.channel.post("system", f"{agent.name}: {exc}", kind=MessageKind.SYSTEM)
 
     def _spawn(self, coroutine: Coroutine[object, object, None]) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+        spawn(coroutine, name="host", keep=self._tasks, on_error=self._failed)
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("host task failed", exc_info=task.exception())
-            self._publish(HostNotice(f"internal error: {task.exception()}", "error"))
+    def _failed(self, error: BaseException) -> None:
+        """A bug, not a user's mistake: said in the channel and to the front end."""
+        text = f"internal error: {error!r} (see the log; the run is kept)"
+        self.channel.post("system", text, kind=MessageKind.SYSTEM)
+        self._publish(HostNotice(text, "error"))
 
     def toggle_pause(self) -> None:
         if self.operator is None:

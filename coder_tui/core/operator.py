@@ -23,7 +23,9 @@ from typing import Any
 from coder_tui.core.agents.agent import Agent, AgentGone, DeliveryError
 from coder_tui.core.agents.events import AgentStatus
 from coder_tui.core.channel import ChannelMessage, MessageKind
-from coder_tui.core.runs import RunStatus, RunStore, StepResult
+from coder_tui.core.faults import crash_point
+from coder_tui.core.runs import EventKind, InFlight, RunStatus, RunStore, StepResult
+from coder_tui.core.tasks import spawn
 from coder_tui.core.templates import (
     LoopTracker,
     Step,
@@ -120,7 +122,7 @@ class Operator:
             return
         self._running.clear()
         self.state.status = RunStatus.PAUSED
-        self.store.event("paused")
+        self.store.event(EventKind.PAUSED)
         self._note("paused: no new deliveries until resumed")
         self._changed()
 
@@ -130,7 +132,7 @@ class Operator:
         self._single_step = False
         self._running.set()
         self.state.status = RunStatus.RUNNING
-        self.store.event("resumed")
+        self.store.event(EventKind.RESUMED)
         self._note("resumed")
         self._changed()
 
@@ -179,11 +181,22 @@ class Operator:
         if not targets:
             self._guidance.append(text)
         for name in targets:
-            task = asyncio.create_task(self._direct(name, text), name=f"direct-{name}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            spawn(
+                self._direct(name, text),
+                name=f"direct-{name}",
+                keep=self._tasks,
+                on_error=self._direct_failed(name),
+            )
         self._changed()
         return message
+
+    def _direct_failed(self, name: str) -> Callable[[BaseException], None]:
+        def report(error: BaseException) -> None:
+            self.channel.post(
+                "system", f"{name}: internal error: {error!r}", kind=MessageKind.SYSTEM
+            )
+
+        return report
 
     async def _direct(self, name: str, text: str) -> None:
         agent = self.agents[name]
@@ -201,7 +214,9 @@ class Operator:
         """Run (or resume) until the template ends, fails or is cancelled."""
         state = self.state
         if not self.store.events():
-            self.store.event("run_started", template=self.template.name, inputs=state.inputs)
+            self.store.event(
+                EventKind.RUN_STARTED, template=self.template.name, inputs=state.inputs
+            )
         state.status = RunStatus.RUNNING
         self._changed()
         step_id = state.current_step or self.template.first_step_id()
@@ -216,24 +231,31 @@ class Operator:
         except RunFailed as exc:
             return self._finish(RunStatus.FAILED, str(exc))
         except _AppLeft:
-            # The app closed mid-run: the run stays resumable, its step still pending.
-            self.state.status = RunStatus.PAUSED
-            self.state.outcome = "the app was closed during the run"
-            self.state.pid = 0  # released: `coder-tui resume` may take it at once
-            self.store.event("run_left", step=self.state.current_step)
-            self._changed()
-            return RunStatus.PAUSED
+            return self._left()
         except asyncio.CancelledError:
-            self._finish(RunStatus.CANCELLED, "cancelled")
+            # Cancelled while the app closes: the run is left (resumable), not cancelled.
+            if self._leaving:
+                self._left()
+            else:
+                self._finish(RunStatus.CANCELLED, "cancelled")
             raise
+
+    def _left(self) -> RunStatus:
+        """The app closed mid-run: the run stays resumable, its step still pending."""
+        self.state.status = RunStatus.PAUSED
+        self.state.outcome = "the app was closed during the run"
+        self.state.pid = 0  # released: `coder-tui resume` may take it at once
+        self.store.event(EventKind.RUN_LEFT, step=self.state.current_step)
+        self._changed()
+        return RunStatus.PAUSED
 
     def _finish(self, status: RunStatus, outcome: str) -> RunStatus:
         state = self.state
         state.status = status
         state.outcome = outcome
         state.ended = time.time()
-        state.pending = {}
-        self.store.event("run_ended", status=str(status), outcome=outcome)
+        state.in_flight = None
+        self.store.event(EventKind.RUN_ENDED, status=str(status), outcome=outcome)
         self.channel.post(
             "operator", f"run {status}: {outcome}", kind=MessageKind.OPERATOR, key="run:end"
         )
@@ -244,16 +266,16 @@ class Operator:
         """One visit of a step; returns the id of the next step."""
         state = self.state
         step = self.template.step(step_id)
-        in_flight = state.pending.get("step") == step_id
-        round_ = state.pending["round"] if in_flight else state.step_rounds.get(step_id, 0) + 1
-        if not in_flight:
+        visit = state.in_flight if state.in_flight and state.in_flight.step == step_id else None
+        round_ = visit.round if visit else state.step_rounds.get(step_id, 0) + 1
+        if visit is None:
             limit_next = self._check_loop(step_id)
             if limit_next is not None:
                 return limit_next
             state.step_rounds[step_id] = round_
             state.current_step = step_id
-            state.pending = {"step": step_id, "round": round_, "started": time.time()}
-            self.store.event("step_started", step=step_id, round=round_)
+            visit = state.in_flight = InFlight(step=step_id, round=round_)
+            self.store.event(EventKind.STEP_STARTED, step=step_id, round=round_)
             self._changed()
         if step.gate is not None:
             outcome = await self._run_gate(step, round_)
@@ -267,7 +289,7 @@ class Operator:
             outputs=outcome.outputs,
             round=round_,
             agent=outcome.agent,
-            started=state.pending.get("started", time.time()),
+            started=visit.started,
             ended=time.time(),
         )
         next_id = self._choose_next(step, outcome)
@@ -282,9 +304,9 @@ class Operator:
                     key=f"{step_id}:{round_}:output:{name}",
                 )
         self.store.event(
-            "step_done", step=step_id, round=round_, outputs=outcome.outputs, next=next_id
+            EventKind.STEP_DONE, step=step_id, round=round_, outputs=outcome.outputs, next=next_id
         )
-        state.pending = {}
+        state.in_flight = None
         state.current_step = next_id if next_id not in (END, FAIL) else None
         self._changed()
         return next_id
@@ -305,7 +327,9 @@ class Operator:
         if exceeded is None:
             return None
         loop = exceeded
-        self.store.event("limit_reached", what=f"loop {loop.name}", max_rounds=loop.max_rounds)
+        self.store.event(
+            EventKind.LIMIT_REACHED, what=f"loop {loop.name}", max_rounds=loop.max_rounds
+        )
         self._note(
             f"{loop.name}: the limit of {loop.max_rounds} rounds is reached ({loop.on_limit})",
             key=f"loop:{loop.name}:limit:{self.state.step_rounds.get(step_id, 0)}",
@@ -408,7 +432,11 @@ class Operator:
                     raise _AppLeft from exc  # the app stopped the agent: not a failure
                 reason = str(exc) or f"no reply within {spec.timeout:.0f} s"
                 self.store.event(
-                    "step_attempt_failed", step=key, round=round_, agent=agent.name, error=reason
+                    EventKind.STEP_ATTEMPT_FAILED,
+                    step=key,
+                    round=round_,
+                    agent=agent.name,
+                    error=reason,
                 )
                 self.channel.post(
                     "system",
@@ -441,6 +469,7 @@ class Operator:
             message = self.channel.post(
                 agent.name, reply, kind=MessageKind.REPLY, step=key, round=round_, key=reply_key
             )
+            crash_point("reply_posted")
             return StepOutcome(
                 message.text, extract_outputs(spec.outputs, message.text), agent.name
             )
@@ -488,7 +517,9 @@ class Operator:
         await self._wait_until_running()
         state = self.state
         if state.hops >= self.template.limits.max_hops:
-            self.store.event("limit_reached", what="hops", max_hops=self.template.limits.max_hops)
+            self.store.event(
+                EventKind.LIMIT_REACHED, what="hops", max_hops=self.template.limits.max_hops
+            )
             raise RunFailed(
                 f"hop limit reached: {self.template.limits.max_hops} deliveries without a human "
                 "message (say something in the channel to let it go on)"
@@ -496,15 +527,15 @@ class Operator:
         turn = await agent.deliver(prompt)  # waits until the agent is ready, under its lock
         state.hops += 1
         state.counters[f"turns:{agent.name}"] = state.counters.get(f"turns:{agent.name}", 0) + 1
-        state.pending.update({"delivered": True, "agent": agent.name, "delivered_at": time.time()})
         self.store.event(
-            "delivered",
+            EventKind.DELIVERED,
             step=key,
             round=round_,
             agent=agent.name,
             proof=turn.proof.how,
             presses=turn.proof.enter_presses,
         )
+        crash_point("delivered")
         self._guidance.clear()
         self._changed()
         if self._single_step:
@@ -512,13 +543,13 @@ class Operator:
             self._running.clear()  # one step let through; paused again
         reply = await turn.reply(within)
         self.store.event(
-            "turn_ended", step=key, round=round_, agent=agent.name, reply_len=len(reply)
+            EventKind.TURN_ENDED, step=key, round=round_, agent=agent.name, reply_len=len(reply)
         )
         return reply
 
     async def _wait_until_running(self) -> None:
         if not self._running.is_set():
-            self.store.event("waiting_while_paused")
+            self.store.event(EventKind.WAITING_WHILE_PAUSED)
         await self._running.wait()
         if self._leaving:
             raise _AppLeft
@@ -610,7 +641,7 @@ class Operator:
                 round=round_,
                 key=key,
             )
-            self.store.event("gate_waiting", step=step.id, round=round_)
+            self.store.event(EventKind.GATE_WAITING, step=step.id, round=round_)
             self._gate_answer = asyncio.get_running_loop().create_future()
             self._changed()
             try:
@@ -628,7 +659,7 @@ class Operator:
                 key=f"{key}:answer",
                 meta={"approved": approved},
             )
-            self.store.event("gate_answered", step=step.id, approved=approved)
+            self.store.event(EventKind.GATE_ANSWERED, step=step.id, approved=approved)
             self.state.hops = 0
         approved = bool(answered.meta.get("approved"))
         return StepOutcome(

@@ -105,6 +105,12 @@ class _PtyProcess(PtyProcess):  # type: ignore[misc]  # ptyprocess is untyped
         pass
 
 
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """A reaper task that failed would leave an exit unreported: at least say so."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("reaping a child failed", exc_info=task.exception())
+
+
 def _check_size(cols: int, rows: int) -> None:
     if not (0 < cols <= 0xFFFF and 0 < rows <= 0xFFFF):
         raise ValueError(f"invalid terminal size {cols}x{rows}")
@@ -347,6 +353,7 @@ class PtySession:
             loop = self._loop
             if loop is not None and not loop.is_closed() and self._reap_task is None:
                 self._reap_task = loop.create_task(self._reap_then_finish())
+                self._reap_task.add_done_callback(_log_failure)
         self._maybe_report_exit()
 
     async def _reap_then_finish(self) -> None:

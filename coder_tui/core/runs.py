@@ -14,21 +14,24 @@ events and channel without their torn tails; ``coder-tui resume RUN`` continues 
 Events
 ------
 Every event is ``{"seq": n, "at": unix time, "kind": KIND, ...data}`` with a dense 1-based
-``seq``. The store writes any kind; the operator writes these (``EventKind``):
+``seq``. The kinds are ``EventKind``'s:
 
-=================  ==========================================================================
-run_started        the run began (template, inputs, agents as it sees fit)
-step_started       ``step, round, agent``: a step was sent to its agent (round = visit number)
-delivered          ``step, round, agent, proof``: the agent's CLI took the prompt
-turn_ended         ``step, round, agent, reply_len, source``: one model turn finished
-step_done          ``step, round, outputs, next``: the step's outputs and the step routed to
-paused / resumed   the user paused the run / the run continued (also after a crash)
-gate_waiting       the run waits for the user at a gate
-gate_answered      ``approved``: the user's answer
-limit_reached      ``what``: a limit (hops, rounds, time...) stopped the run
-agent_exited       ``agent, code``: an agent's process ended
-run_ended          ``status, outcome``: the run finished
-=================  ==========================================================================
+====================  =======================================================================
+run_started           ``template, inputs``: the run began
+step_started          ``step, round``: a step's visit began (round = visit number)
+delivered             ``step, round, agent, proof, presses``: the agent's CLI took the prompt
+turn_ended            ``step, round, agent, reply_len``: the turn of that prompt finished
+step_attempt_failed   ``step, round, agent, error``: a delivery or turn failed (retry next)
+step_done             ``step, round, outputs, next``: the step's outputs and the step routed to
+paused / resumed      the user paused the run / the run continued
+waiting_while_paused  a delivery waits for the run to be resumed
+gate_waiting          ``step, round``: the run waits for the user at a gate
+gate_answered         ``step, approved``: the user's answer
+limit_reached         ``what``: a limit (hops, rounds) stopped the run or its loop
+agent_exited          ``agent, code, description``: an agent's process ended (not at stop)
+run_left              ``step``: the app closed mid-run; the run is paused, resumable
+run_ended             ``status, outcome``: the run finished
+====================  =======================================================================
 
 Status
 ------
@@ -54,9 +57,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from coder_tui.core.channel import Channel, JsonlLog, fsync_dir, write_all
+from coder_tui.core.faults import crash_point
 
 RUN_FILE = "run.json"
 EVENTS_FILE = "events.jsonl"
@@ -77,17 +81,22 @@ ACTIVE = frozenset({RunStatus.RUNNING, RunStatus.PAUSED})
 
 
 class EventKind(StrEnum):
+    """Every kind the writers (operator, host) use; the table above says what each carries."""
+
     RUN_STARTED = "run_started"
     STEP_STARTED = "step_started"
     DELIVERED = "delivered"
     TURN_ENDED = "turn_ended"
+    STEP_ATTEMPT_FAILED = "step_attempt_failed"
     STEP_DONE = "step_done"
     PAUSED = "paused"
     RESUMED = "resumed"
+    WAITING_WHILE_PAUSED = "waiting_while_paused"
     GATE_WAITING = "gate_waiting"
     GATE_ANSWERED = "gate_answered"
     LIMIT_REACHED = "limit_reached"
     AGENT_EXITED = "agent_exited"
+    RUN_LEFT = "run_left"
     RUN_ENDED = "run_ended"
 
 
@@ -173,6 +182,15 @@ class StepResult(_Model):
     ended: float | None = None
 
 
+class InFlight(_Model):
+    """A step visit that began and has not ended: a resumed run continues this visit (same
+    round) instead of starting a new one, so its prompt and reply keep their keys."""
+
+    step: str
+    round: int
+    started: float = Field(default_factory=time.time)
+
+
 def _own_start() -> int | None:
     return process_start(os.getpid())
 
@@ -190,13 +208,11 @@ class RunState(_Model):
     agents: dict[str, AgentRecord] = Field(default_factory=dict)  # agent name -> record
     status: RunStatus = RunStatus.RUNNING
     current_step: str | None = None
-    step_attempt: int = 0
     step_rounds: dict[str, int] = Field(default_factory=dict)  # step -> visits
     loop_rounds: dict[str, int] = Field(default_factory=dict)
     hops: int = 0
     step_results: dict[str, StepResult] = Field(default_factory=dict)
-    # In flight, e.g. {"step", "round", "delivered": bool, "delivered_at", "agent"}.
-    pending: dict[str, Any] = Field(default_factory=dict)
+    in_flight: InFlight | None = None  # the step visit begun and not done (resume goes on)
     started: float = Field(default_factory=time.time)
     updated: float = Field(default_factory=time.time)
     ended: float | None = None
@@ -204,6 +220,21 @@ class RunState(_Model):
     pid: int = Field(default_factory=os.getpid)
     pid_start: int | None = Field(default_factory=_own_start)  # guards against pid reuse
     counters: dict[str, int] = Field(default_factory=dict)  # e.g. turns per agent
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_pending(cls, data: Any) -> Any:
+        """Run files written before ``in_flight`` kept it in ``pending`` (a dict)."""
+        if isinstance(data, dict) and "in_flight" not in data:
+            pending = data.get("pending")
+            if isinstance(pending, dict) and "step" in pending and "round" in pending:
+                data = {
+                    **data,
+                    "in_flight": {
+                        k: pending[k] for k in ("step", "round", "started") if k in pending
+                    },
+                }
+        return data
 
 
 def released(state: RunState) -> bool:
@@ -315,6 +346,7 @@ class RunStore:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            crash_point("save")
             os.replace(tmp, target)
             fsync_dir(self.run_dir)
 
@@ -336,7 +368,7 @@ class RunStore:
 
     # --- events -----------------------------------------------------------------------------------
 
-    def event(self, kind: str, **data: Any) -> dict[str, Any]:
+    def event(self, kind: EventKind, **data: Any) -> dict[str, Any]:
         """Append ``{seq, at, kind, **data}`` to events.jsonl (fsync'd) and return it."""
         reserved = {"seq", "at", "kind"} & data.keys()
         if reserved:

@@ -434,7 +434,7 @@ class CoderTuiApp(App[None]):
         self.push_screen(screen)
         if host is not None:
             self._follow_channel(host.channel)
-            self.run_worker(host.run(), name="run", exit_on_error=False)
+            host.start()
 
     def _follow_channel(self, channel: Channel) -> None:
         """Show what ``channel`` holds (a resumed run's messages) and what is posted to it."""

@@ -23,6 +23,7 @@ import pytest
 from coder_tui.core.channel import MessageKind
 from coder_tui.core.runs import (
     AgentRecord,
+    InFlight,
     RunLookupError,
     RunState,
     RunStatus,
@@ -94,7 +95,7 @@ def test_create_save_and_open(tmp_path: Path) -> None:
     store.state.step_results["review"] = StepResult(
         reply="LGTM", outputs={"verdict": "APPROVE"}, round=1, agent="claude", started=1.0
     )
-    store.state.pending = {"step": "fix", "round": 1, "delivered": False}
+    store.state.in_flight = InFlight(step="fix", round=1)
     before = store.state.updated
     store.save()
     assert store.state.updated >= before
@@ -460,3 +461,15 @@ def test_kill_9_while_saving_and_appending(tmp_path: Path) -> None:
     lines = events_file.read_bytes().splitlines()
     assert [json.loads(line)["i"] for line in lines] == list(range(total + 1))
     assert resumed.status is RunStatus.RUNNING
+
+
+def test_a_run_file_from_before_in_flight_resumes_its_step_visit(tmp_path: Path) -> None:
+    """run.json files written before ``in_flight`` kept the visit in ``pending``: read it, so
+    a crashed run of that version still resumes the same round (its keys, exactly once)."""
+    state = RunState(template="review-fix")
+    legacy = state.model_dump(mode="json", exclude={"in_flight"})
+    legacy["pending"] = {"step": "fix", "round": 2, "started": 5.0, "delivered": True}
+    legacy["step_attempt"] = 0
+    (tmp_path / "run.json").write_text(json.dumps(legacy))
+    read = RunStore(tmp_path).state
+    assert read.in_flight == InFlight(step="fix", round=2, started=5.0)

@@ -50,6 +50,7 @@ from coder_tui.core.agents.versions import (
 from coder_tui.core.cellwidths import char_width, text_width
 from coder_tui.core.pty import PtyExit
 from coder_tui.core.session import TerminalSession
+from coder_tui.core.tasks import spawn
 
 log = logging.getLogger(__name__)
 
@@ -248,12 +249,20 @@ class Agent:
             return  # the session drew the error on its screen and reported the exit
         self._started_at = time.monotonic()
         if self.profile.version_args:
-            self._version_task = asyncio.create_task(
-                self._read_version(path), name=f"{self.name}-version"
+            self._version_task = spawn(
+                self._read_version(path), name=f"{self.name}-version", on_error=self._task_failed
             )
-        self._screen_task = asyncio.create_task(self._watch_screen(), name=f"{self.name}-screen")
+        self._screen_task = spawn(
+            self._watch_screen(), name=f"{self.name}-screen", on_error=self._task_failed
+        )
         if self.has_hooks:
-            self._watch_task = asyncio.create_task(self._watch_events(), name=f"{self.name}-hooks")
+            self._watch_task = spawn(
+                self._watch_events(), name=f"{self.name}-hooks", on_error=self._task_failed
+            )
+
+    def _task_failed(self, error: BaseException) -> None:
+        """A watcher died: the status may no longer follow the CLI, and the user must know."""
+        self.warn(f"internal error, its status may be stale: {error!r}")
 
     async def stop(self, grace: float = 1.0) -> None:
         """Ask the CLI to quit its own way first (so it can save its session for a later

@@ -19,7 +19,6 @@ from rich.style import Style
 from textual import events
 from textual.color import Color
 from textual.geometry import Region
-from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -67,14 +66,6 @@ class TerminalPane(Widget, can_focus=True):
         border-subtitle-color: $warning;
     }
     """
-
-    class Exited(Message):
-        """The pane's child exited (``exit`` is None when it never started)."""
-
-        def __init__(self, pane: TerminalPane, exit: PtyExit | None) -> None:
-            super().__init__()
-            self.pane = pane
-            self.exit = exit
 
     def __init__(
         self,
@@ -150,7 +141,6 @@ class TerminalPane(Widget, can_focus=True):
             return  # a session this pane no longer shows (replaced on restart)
         self.add_class("-ended")
         self.border_subtitle = session.error or (exit.description if exit else "ended")
-        self.post_message(self.Exited(self, exit))
 
     def _grid_size(self) -> tuple[int, int]:
         size = self.content_size
