@@ -25,6 +25,7 @@ from typing import Any
 
 import watchfiles
 
+from coder_tui.core.agents.adapters import NO_HOOKS
 from coder_tui.core.agents.events import (
     AgentEvent,
     AgentExited,
@@ -39,7 +40,7 @@ from coder_tui.core.agents.events import (
     TurnEnded,
 )
 from coder_tui.core.agents.launch import LaunchSpec
-from coder_tui.core.agents.profile import AgentProfile, HookKind
+from coder_tui.core.agents.profile import AgentProfile
 from coder_tui.core.agents.transcripts import gemini_last_reply
 from coder_tui.core.agents.versions import (
     checked_range,
@@ -213,7 +214,7 @@ class Agent:
 
     @property
     def has_hooks(self) -> bool:
-        return self.profile.hooks is not HookKind.NONE
+        return self.profile.hooks != NO_HOOKS
 
     async def start(self) -> None:
         """Spawn the CLI and begin watching its hook events and its screen."""
@@ -398,7 +399,7 @@ class Agent:
         if event in START_EVENTS:
             self._session_started = True
             self._screen_dirty.set()
-        if self.profile.hooks is HookKind.CODEX and event == "agent-turn-complete":
+        if self.profile.hooks == "codex" and event == "agent-turn-complete":
             thread = str(payload.get("thread-id") or "")
             if self.session_id is None and thread and self.status is AgentStatus.WORKING:
                 self.session_id = thread  # no hooks ran (untrusted): the first turn names it
@@ -436,7 +437,7 @@ class Agent:
             if reply is None:
                 reply = payload.get("last-assistant-message")
             transcript = payload.get("transcript_path")
-            if reply is None and self.profile.hooks is HookKind.GEMINI and transcript:
+            if reply is None and self.profile.hooks == "gemini" and transcript:
                 reply = gemini_last_reply(Path(str(transcript)))
             if reply is None:
                 reply = payload.get("prompt_response")

@@ -11,7 +11,7 @@ from pathlib import Path
 from coder_tui.core.agents.agent import PROMPT_EVENTS, TURN_END_EVENTS, Agent
 from coder_tui.core.agents.events import ApprovalPolicy
 from coder_tui.core.agents.launch import prepare_launch
-from coder_tui.core.agents.profile import AgentProfile, HookKind
+from coder_tui.core.agents.profile import AgentProfile
 
 
 class AgentListError(ValueError):
@@ -75,7 +75,7 @@ def create_agent(
     ``resume`` the CLI is relaunched on its recorded ``session_id`` (its own resume flags)."""
     profile = profiles[request.profile]
     agent_dir = run_dir / "agents" / request.name
-    if resume and profile.hooks is not HookKind.NONE and not had_prompt(agent_dir / "events.jsonl"):
+    if resume and profile.adapter is not None and not had_prompt(agent_dir / "events.jsonl"):
         # A CLI keeps a session only once it had a prompt; resuming an empty one fails, so
         # such an agent starts afresh.
         resume, session_id = False, None
