@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from coder_tui.core.agents.agent import PROMPT_EVENTS, TURN_END_EVENTS, Agent
+from coder_tui.core.agents.adapters import HookEventKind, UnknownAdapterError, adapter_for
+from coder_tui.core.agents.agent import Agent
 from coder_tui.core.agents.events import ApprovalPolicy
 from coder_tui.core.agents.launch import prepare_launch
 from coder_tui.core.agents.profile import AgentProfile
@@ -93,17 +94,23 @@ def create_agent(
     return Agent(request.name, profile, spec, policy=request.policy), spec.notes
 
 
+_TURN_EVIDENCE = (HookEventKind.PROMPT_ACCEPTED, HookEventKind.TURN_ENDED)
+
+
 def had_prompt(events_file: Path) -> bool:
-    """Whether the agent's hook events show it took a prompt (so its CLI saved a session)."""
+    """Whether the agent's hook events show it took a prompt (so its CLI saved a session).
+    Each record is read by the adapter it names (its ``kind``), as the agent read it."""
     try:
         lines = events_file.read_text(encoding="utf-8").splitlines()
     except OSError:
         return False
     for line in lines:
         try:
-            event = json.loads(line).get("event")
-        except (json.JSONDecodeError, AttributeError):
+            record = json.loads(line)
+            adapter = adapter_for(str(record.get("kind")))
+        except (json.JSONDecodeError, AttributeError, UnknownAdapterError):
             continue
-        if event in PROMPT_EVENTS or event in TURN_END_EVENTS:
+        event = adapter.normalize(record)
+        if event is not None and event.kind in _TURN_EVIDENCE:
             return True
     return False
