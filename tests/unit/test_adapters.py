@@ -28,6 +28,7 @@ from coder_tui.core.agents.adapters import (
     adapter_names,
     hook_command,
     register_adapter,
+    registry,
 )
 from coder_tui.core.agents.profile import load_profiles
 from coder_tui.core.yamlfile import ConfigError
@@ -221,6 +222,20 @@ def test_the_hook_command_names_an_adapter_from_elsewhere_by_its_module(tmp_path
     assert (done.returncode, done.stdout) == (0, "")
     (line,) = events.read_text().splitlines()
     assert json.loads(line)["kind"] == extra_adapter.NAME and "error" not in json.loads(line)
+
+
+def test_an_adapter_defined_in_a_script_is_refused_a_hook_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook process could never import it: better said at launch than by every hook."""
+
+    class Scripted(extra_adapter.TranscriptFakeAdapter):
+        name = "scripted"
+
+    Scripted.__module__ = "__main__"
+    monkeypatch.setitem(registry._adapters, "scripted", Scripted())
+    with pytest.raises(ValueError, match="defined in a script"):
+        hook_command(tmp_path / "events.jsonl", "a", "scripted")
 
 
 def test_the_hook_takes_only_registered_kinds_and_prints_what_the_cli_wants(

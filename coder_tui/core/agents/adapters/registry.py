@@ -85,7 +85,13 @@ def hook_command(events_file: Path, agent: str, kind: str) -> list[str]:
     ]
     adapter = adapter_for(kind)
     if not is_builtin(adapter):
-        command += ["--adapter-module", type(adapter).__module__]
+        module = type(adapter).__module__
+        if module == "__main__":
+            raise ValueError(
+                f"adapter {kind!r} is defined in a script: the hook process cannot import it "
+                "(define it in a module)"
+            )
+        command += ["--adapter-module", module]
     return command
 
 
