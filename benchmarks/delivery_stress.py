@@ -86,6 +86,7 @@ from pathlib import Path
 import _common  # noqa: F401  (sys.path set-up)
 from _common import banner, percentile, verdict
 
+from coder_tui.core.agents.adapters import NO_HOOKS
 from coder_tui.core.agents.agent import Agent, DeliveryError, DeliveryProof
 from coder_tui.core.agents.events import (
     AgentEvent,
@@ -94,7 +95,7 @@ from coder_tui.core.agents.events import (
     TurnEnded,
 )
 from coder_tui.core.agents.launch import prepare_launch
-from coder_tui.core.agents.profile import AgentProfile, HookKind, load_profiles
+from coder_tui.core.agents.profile import AgentProfile, load_profiles
 from coder_tui.fake_agent.tui import text_width
 
 PASTE_END = "\x1b[201~"
@@ -354,7 +355,7 @@ def fake_profile(hooks: bool, quiescence: float | None = None) -> AgentProfile:
     profile = load_profiles()["fake"]
     changes: dict[str, object] = {}
     if not hooks:
-        changes["hooks"] = HookKind.NONE
+        changes["hooks"] = NO_HOOKS
     if quiescence is not None:
         changes["screen"] = profile.screen.model_copy(update={"quiescence": quiescence})
     return profile.model_copy(update=changes)

@@ -1,14 +1,19 @@
 """``coder-tui hook``: what an agent CLI's hook runs; appends one JSON line per event.
 
-Claude Code, Gemini CLI and the fake agent pass the event as JSON on stdin; Codex's ``notify``
-passes it as the last argument. The line goes to the agent's events file (append, fsync), where
-the agent layer picks it up. This runs once per event inside the CLI's turn, so it imports only
-the standard library and never fails the CLI: a broken payload is still recorded, raw.
+The event comes as JSON on stdin (Claude Code, Gemini CLI, the fake agent), or as the last
+argument (Codex's ``notify``). The line goes to the agent's events file (append, fsync), raw,
+where the agent layer reads it through the CLI's adapter (``--kind``, one of the registered
+adapters). This runs once per event inside the CLI's turn, so it imports only the standard
+library and the adapters (which need no more), and never fails the CLI: a broken payload is
+still recorded, raw, and so is an event whose adapter module (``--adapter-module``, for one
+from outside coder-tui) cannot be imported here.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
 import os
 import sys
@@ -16,14 +21,32 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from coder_tui.core.agents.adapters.registry import UnknownAdapterError, adapter_for, adapter_names
+
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """The arguments, after importing ``--adapter-module`` (so its adapter is a choice). An
+    import that fails is kept in ``adapter_error``: the event is recorded all the same."""
     parser = argparse.ArgumentParser(prog="coder-tui hook", description=__doc__)
     parser.add_argument("--events", required=True, help="the agent's events file (JSONL)")
     parser.add_argument("--agent", required=True, help="the agent's name in the run")
-    parser.add_argument("--kind", required=True, choices=["claude", "codex", "gemini", "fake"])
+    parser.add_argument(
+        "--kind", required=True, help="the CLI's adapter: " + ", ".join(adapter_names())
+    )
+    parser.add_argument(
+        "--adapter-module", help="module that registers the adapter, if not built in"
+    )
     parser.add_argument("payload", nargs="?", help="the event as JSON (Codex notify)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.adapter_error = None
+    if args.adapter_module:
+        try:
+            importlib.import_module(args.adapter_module)
+        except Exception as exc:  # any failure of someone else's module; still record
+            args.adapter_error = f"adapter module {args.adapter_module}: {exc!r}"
+    if args.kind not in adapter_names() and args.adapter_error is None:
+        parser.error(f"--kind: no adapter {args.kind!r} (known: {', '.join(adapter_names())})")
+    return args
 
 
 def read_payload(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
@@ -71,11 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "event": event_name(args.kind, payload),
         "payload": payload,
     }
-    if error:
-        record["error"] = error
+    if error or args.adapter_error:
+        record["error"] = "; ".join(e for e in (error, args.adapter_error) if e)
     append_line(args.events, record)
-    if args.kind == "gemini":
-        sys.stdout.write("{}")  # Gemini parses a hook's stdout as JSON
+    with contextlib.suppress(UnknownAdapterError):  # its module did not import here
+        sys.stdout.write(adapter_for(args.kind).hook_stdout)  # Gemini parses it as JSON
     return 0
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from coder_tui import paths
 from coder_tui.core.agents import agent as agent_module
+from coder_tui.core.agents.adapters import NO_HOOKS
 from coder_tui.core.agents.agent import Agent
 from coder_tui.core.agents.events import (
     AgentEvent,
@@ -24,7 +25,7 @@ from coder_tui.core.agents.events import (
     StatusChanged,
     TurnEnded,
 )
-from coder_tui.core.agents.profile import HookKind, load_profiles
+from coder_tui.core.agents.profile import load_profiles
 from coder_tui.ui.app import CoderTuiApp
 from coder_tui.ui.widgets.terminal_pane import TerminalPane
 from tests.conftest import session_app, wait_for
@@ -271,7 +272,7 @@ async def test_claudes_diff_panel_stays_out_of_a_reply_read_from_the_screen(worl
     data = json.loads(config.read_text())
     data["projects"] = {str(world.project): {"hasTrustDialogAccepted": True}}  # no hooks: no
     config.write_text(json.dumps(data))  # trust from coder-tui's Claude launch either
-    write_user_claude_profile(hooks=HookKind.NONE)
+    write_user_claude_profile(hooks=NO_HOOKS)
     target = world.project / "notes.txt"
     world.server.script("anthropic", WriteFile(str(target), "hello\nworld\n", then="wrote it"))
     app = make_app(world, "claude")

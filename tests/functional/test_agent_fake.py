@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from coder_tui.core.agents.adapters import NO_HOOKS
 from coder_tui.core.agents.agent import Agent, DeliveryError
 from coder_tui.core.agents.events import (
     AgentEvent,
@@ -26,7 +27,7 @@ from coder_tui.core.agents.events import (
     TurnEnded,
 )
 from coder_tui.core.agents.launch import hook_command, prepare_launch
-from coder_tui.core.agents.profile import AgentProfile, HookKind, load_profiles
+from coder_tui.core.agents.profile import AgentProfile, load_profiles
 from tests.conftest import wait_for
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "fake_agent_scripts"
@@ -35,7 +36,7 @@ SCRIPTS = Path(__file__).resolve().parent.parent / "fake_agent_scripts"
 def fake_profile(hooks: bool = True, **changes: object) -> AgentProfile:
     profile = load_profiles()["fake"]
     if not hooks:
-        changes["hooks"] = HookKind.NONE
+        changes["hooks"] = NO_HOOKS
     return profile.model_copy(update=changes)
 
 

@@ -13,13 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from coder_tui.core.agents.launch import (
-    CODEX_HOOK_EVENTS,
-    GEMINI_HOME_ENV,
-    GEMINI_TRUST_ENV,
-    codex_hook_trust_hash,
-    prepare_launch,
-)
+from coder_tui.core.agents.adapters.codex import CODEX_HOOK_EVENTS, codex_hook_trust_hash
+from coder_tui.core.agents.adapters.gemini import GEMINI_HOME_ENV, GEMINI_TRUST_ENV
+from coder_tui.core.agents.launch import prepare_launch
 from coder_tui.core.agents.profile import load_profiles
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from coder_tui.core.agents.adapters.claude import unwrap_pastes
 from coder_tui.core.agents.agent import (
     _CompiledRules,
     guard_prompt,
     paste_pieces,
-    unwrap_pastes,
     utf16_length,
 )
 from coder_tui.core.agents.profile import load_profiles

@@ -1,13 +1,15 @@
 """Gemini's reply is read from its session transcript (its AfterAgent hook repeats pieces of a
 reply that streamed in several chunks). The records below have the shape Gemini CLI 0.61 wrote
-in the end-to-end tests."""
+in the end-to-end tests. Reading it is the Gemini adapter's ``read_transcript``."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from coder_tui.core.agents.transcripts import gemini_last_reply
+from coder_tui.core.agents.adapters.gemini import GeminiAdapter
+
+gemini_last_reply = GeminiAdapter().read_transcript
 
 
 def write(path: Path, records: list[object]) -> Path:

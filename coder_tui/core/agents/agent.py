@@ -25,6 +25,7 @@ from typing import Any
 
 import watchfiles
 
+from coder_tui.core.agents.adapters import NO_HOOKS, HookEventKind, NormalizedHookEvent
 from coder_tui.core.agents.events import (
     AgentEvent,
     AgentExited,
@@ -39,8 +40,7 @@ from coder_tui.core.agents.events import (
     TurnEnded,
 )
 from coder_tui.core.agents.launch import LaunchSpec
-from coder_tui.core.agents.profile import AgentProfile, HookKind
-from coder_tui.core.agents.transcripts import gemini_last_reply
+from coder_tui.core.agents.profile import AgentProfile
 from coder_tui.core.agents.versions import (
     checked_range,
     fit_warning,
@@ -53,17 +53,6 @@ from coder_tui.core.session import TerminalSession
 from coder_tui.core.tasks import spawn
 
 log = logging.getLogger(__name__)
-
-# Hook event names, per CLI vocabulary, by meaning.
-START_EVENTS = {"SessionStart"}  # the CLI is up (all three CLIs use this name)
-PROMPT_EVENTS = {"UserPromptSubmit", "BeforeAgent"}
-TURN_END_EVENTS = {"Stop", "AfterAgent", "agent-turn-complete"}
-INTERRUPT_EVENTS = {"Interrupt"}  # Codex: a denied approval or Esc ends the turn with no Stop
-NOTIFICATION_EVENTS = {"Notification"}
-PERMISSION_TYPES = {"permission_prompt", "ToolPermission"}
-PERMISSION_EVENTS = {"PermissionRequest"}  # Codex: raised as its approval prompt opens
-TOOL_DONE_EVENTS = {"PostToolUse"}  # a tool ran: any approval it needed was answered
-TOOL_EVENTS = {"PreToolUse", "PermissionRequest", "BeforeTool"}  # name the tool about to run
 
 INPUT_BOX_ROWS = 10  # the most rows between an input box's top and bottom borders
 SCREEN_CHECK_INTERVAL = 0.05  # seconds between screen-rule evaluations while output flows
@@ -232,7 +221,7 @@ class Agent:
 
     @property
     def has_hooks(self) -> bool:
-        return self.profile.hooks is not HookKind.NONE
+        return self.profile.hooks != NO_HOOKS
 
     async def start(self) -> None:
         """Spawn the CLI and begin watching its hook events and its screen."""
@@ -422,65 +411,63 @@ class Agent:
             self._on_hook(record)
 
     def _on_hook(self, record: dict[str, Any]) -> None:
-        event = str(record.get("event", ""))
-        payload = record.get("payload") or {}
-        if not isinstance(payload, dict):
+        """One hook record, read by the profile's adapter: only its normalized event counts."""
+        adapter = self.profile.adapter
+        event = adapter.normalize(record) if adapter is not None else None
+        if event is None:
             return
-        if payload.get("session_id") and not self.session_id:
+        if event.session_id and not self.session_id:
             # Codex picks its own thread id; its hooks (SessionStart, UserPromptSubmit) name it.
-            self.session_id = str(payload["session_id"])
+            self.session_id = event.session_id
             self._record_launch()
-        self._check_permission_mode(payload.get("permission_mode"))
-        turn_id = str(payload.get("turn_id") or payload.get("turn-id") or "")
-        if event in START_EVENTS:
+        self._check_permission_mode(event.permission_mode)
+        kind = event.kind
+        if kind is HookEventKind.SESSION_STARTED:
             self._session_started = True
             self._screen_dirty.set()
-        if self.profile.hooks is HookKind.CODEX and event == "agent-turn-complete":
-            thread = str(payload.get("thread-id") or "")
-            if self.session_id is None and thread and self.status is AgentStatus.WORKING:
-                self.session_id = thread  # no hooks ran (untrusted): the first turn names it
-                self._record_launch()
-            elif thread and self.session_id and thread != self.session_id:
-                return  # Codex's internal title-generation turn runs on another thread
-            if turn_id and turn_id in self._ended_turn_ids:
-                return  # its Stop hook already ended this turn
-        if event in TOOL_EVENTS and payload.get("tool_name"):
-            self._pending_tool = (str(payload["tool_name"]), payload.get("tool_input"))
-        if event in PERMISSION_EVENTS:
-            self._hook_approval(str(payload.get("tool_name", "")))
-        elif event in TOOL_DONE_EVENTS:
+        elif kind is HookEventKind.TOOL_STARTING:
+            self._pending_tool = (event.tool, event.tool_input)
+        elif kind is HookEventKind.APPROVAL_REQUESTED:
+            if event.tool:
+                self._pending_tool = (event.tool, event.tool_input)
+            self._hook_approval(event.detail)
+        elif kind is HookEventKind.TOOL_FINISHED:
             self._pending_tool = None
             if self.status is AgentStatus.NEEDS_APPROVAL:
                 self._set_status(AgentStatus.WORKING, Source.HOOK)
-        elif event in INTERRUPT_EVENTS:
+        elif kind is HookEventKind.TURN_INTERRUPTED:
             if self.status in (AgentStatus.WORKING, AgentStatus.NEEDS_APPROVAL):
-                self._remember_turn(turn_id)
+                self._remember_turn(event.turn_id)
                 self._end_turn(self._screen_reply(), Source.HOOK)
-        elif event in PROMPT_EVENTS:
-            prompt = unwrap_pastes(str(payload.get("prompt", "")))
+        elif kind is HookEventKind.PROMPT_ACCEPTED:
             self._denied_at = None  # a new turn
             self._pending_tool = None
-            self._prompt_events.append(prompt)
-            self._emit(PromptAccepted(self.name, prompt, Source.HOOK))
+            self._prompt_events.append(event.prompt)
+            self._emit(PromptAccepted(self.name, event.prompt, Source.HOOK))
             self._set_status(AgentStatus.WORKING, Source.HOOK)
-        elif event in TURN_END_EVENTS:
-            if self.status is AgentStatus.IDLE and self._has_prompt_hook:
-                # No turn is open (each starts with the prompt hook): this one was already
-                # ended from the screen, its hook came late. Counting it would be a 2nd reply.
-                log.info("%s: late %s hook of a turn already ended; ignored", self.name, event)
-                return
-            reply = payload.get("last_assistant_message")
-            if reply is None:
-                reply = payload.get("last-assistant-message")
-            transcript = payload.get("transcript_path")
-            if reply is None and self.profile.hooks is HookKind.GEMINI and transcript:
-                reply = gemini_last_reply(Path(str(transcript)))
-            if reply is None:
-                reply = payload.get("prompt_response")
-            self._remember_turn(turn_id)
-            self._end_turn(str(reply) if reply is not None else self._screen_reply(), Source.HOOK)
-        elif event in NOTIFICATION_EVENTS and payload.get("notification_type") in PERMISSION_TYPES:
-            self._hook_approval(str(payload.get("message", "")))
+        elif kind is HookEventKind.TURN_ENDED:
+            self._hook_turn_end(event)
+
+    def _hook_turn_end(self, event: NormalizedHookEvent) -> None:
+        """A turn-end hook, unless it is not this turn's: a turn of the CLI's side conversation
+        (Codex's title generation), one already ended (Codex reports each twice: Stop, then
+        notify), or a late one of a turn the screen already ended."""
+        thread = event.thread_id
+        if self.session_id is None and thread and self.status is AgentStatus.WORKING:
+            self.session_id = thread  # no hooks ran (untrusted): the first turn names it
+            self._record_launch()
+        elif thread and self.session_id and thread != self.session_id:
+            return  # Codex's internal title-generation turn runs on another thread
+        if event.turn_id and event.turn_id in self._ended_turn_ids:
+            return  # its Stop hook already ended this turn
+        if self.status is AgentStatus.IDLE and self._has_prompt_hook:
+            # No turn is open (each starts with the prompt hook): this one was already
+            # ended from the screen, its hook came late. Counting it would be a 2nd reply.
+            log.info("%s: late %s hook of a turn already ended; ignored", self.name, event.name)
+            return
+        self._remember_turn(event.turn_id)
+        reply = event.reply
+        self._end_turn(reply if reply is not None else self._screen_reply(), Source.HOOK)
 
     def _check_permission_mode(self, mode: object) -> None:
         """A CLI that reports (in its hook payload) a mode in which it does not ask, while the
@@ -512,7 +499,7 @@ class Agent:
         self._set_status(AgentStatus.NEEDS_APPROVAL, Source.HOOK, detail)
 
     def _remember_turn(self, turn_id: str) -> None:
-        """Codex reports a turn's end twice (Stop hook, then notify): count it once."""
+        """A CLI may report a turn's end twice (Codex: Stop hook, then notify): count it once."""
         if turn_id:
             self._ended_turn_ids.append(turn_id)
             del self._ended_turn_ids[:-32]
@@ -969,17 +956,6 @@ def paste_pieces(text: str, profile: AgentProfile) -> list[str]:
     if piece:
         pieces.append(piece)
     return pieces
-
-
-_PASTE_WRAPPER = re.compile(
-    r'(?:\n\n)?<pasted_content id="([0-9A-Za-z]+)">\n(.*?)\n</pasted_content id="\1">\n?', re.S
-)
-
-
-def unwrap_pastes(prompt: str) -> str:
-    """The prompt as typed: Claude Code 2.1.332 reports (and sends the model) a collapsed
-    paste wrapped in ``<pasted_content id="...">`` tags; the text inside is exact."""
-    return _PASTE_WRAPPER.sub(lambda match: match.group(2), prompt)
 
 
 _PATCH_PATHS = re.compile(r"^\*\*\* (?:Add File|Update File|Delete File|Move to): (.+)$", re.M)

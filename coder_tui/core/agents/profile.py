@@ -1,38 +1,31 @@
-"""Agent profiles: everything coder-tui knows about one agent CLI, as data.
+"""Agent profiles: what coder-tui knows about one agent CLI, as data.
 
 What differs between Claude Code, Codex, Gemini CLI and any other command (how to start it,
-how to add hooks without touching the user's config, what its screen looks like when busy,
-idle or asking for approval, how long to wait between a paste and Enter, how to resume) lives
-in a YAML profile, not in code. Built-in profiles ship in ``coder_tui/agents/``; users add
-or override them in ``<config>/agents/*.yaml`` and ``.coder-tui/agents/*.yaml`` of a project.
+what its screen looks like when busy, idle or asking for approval, how long to wait between a
+paste and Enter, how to resume) lives in a YAML profile, not in code. What takes code (adding
+its hooks for one launch without touching the user's config, reading their payloads and its
+transcript) is the CLI's adapter, which the profile's ``hooks:`` names. Built-in profiles ship
+in ``coder_tui/agents/``; users add or override them in ``<config>/agents/*.yaml`` and
+``.coder-tui/agents/*.yaml`` of a project.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
-from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from coder_tui import paths
+from coder_tui.core.agents.adapters.base import CliAdapter
+from coder_tui.core.agents.adapters.registry import NO_HOOKS, adapter_for, adapter_names
 from coder_tui.core.yamlfile import ConfigError, ConfigProblem, load_yaml_model
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class HookKind(StrEnum):
-    """How turn-end (and prompt-accepted) events reach coder-tui from the CLI."""
-
-    NONE = "none"  # screen rules only
-    CLAUDE = "claude"  # --settings FILE with command hooks (Stop, UserPromptSubmit, ...)
-    CODEX = "codex"  # -c notify=[...] (agent-turn-complete)
-    GEMINI = "gemini"  # a system settings file with hooks (AfterAgent, BeforeAgent, ...)
-    FAKE = "fake"  # coder-tui's own fake agent: --hook-command
 
 
 class ScreenRules(_Strict):
@@ -159,7 +152,9 @@ class AgentProfile(_Strict):
     install: str = ""  # the exact command that installs the CLI, shown when it is missing
     version_args: list[str] = Field(default_factory=lambda: ["--version"])
     first_prompt_args: list[str] | None = None  # e.g. ["{prompt}"]; None: deliver after start
-    hooks: HookKind = HookKind.NONE
+    # The CLI's adapter (coder_tui/core/agents/adapters), which adds its hooks per launch and
+    # reads their events; "none": screen rules only.
+    hooks: str = NO_HOOKS
     screen: ScreenRules = ScreenRules()
     paste_enter_delay: float = Field(default=0.1, ge=0, le=5)  # seconds between paste end and Enter
     paste_chunks: PasteChunks | None = None  # None: the whole prompt in one paste
@@ -186,6 +181,19 @@ class AgentProfile(_Strict):
     turn_timeout: float | None = Field(default=None, gt=0)  # interrupt a turn running longer
     interrupt_key: str = "\x1b"  # stops a running turn (Esc in all three CLIs)
     exit_keys: str = "\x03\x03"  # how to ask the CLI to quit politely
+
+    @field_validator("hooks")
+    @classmethod
+    def _adapter_exists(cls, name: str) -> str:
+        if name != NO_HOOKS and name not in adapter_names():
+            known = ", ".join([NO_HOOKS, *adapter_names()])
+            raise ValueError(f"no agent CLI adapter {name!r} (known: {known})")
+        return name
+
+    @property
+    def adapter(self) -> CliAdapter | None:
+        """The CLI's adapter, or None for a profile without hooks."""
+        return None if self.hooks == NO_HOOKS else adapter_for(self.hooks)
 
     @property
     def executable(self) -> str:

@@ -6,10 +6,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from coder_tui.core.agents.agent import PROMPT_EVENTS, TURN_END_EVENTS, Agent
+from coder_tui.core.agents.adapters import HookEventKind, UnknownAdapterError, adapter_for
+from coder_tui.core.agents.agent import Agent
 from coder_tui.core.agents.events import ApprovalPolicy
 from coder_tui.core.agents.launch import prepare_launch
-from coder_tui.core.agents.profile import AgentProfile, HookKind
+from coder_tui.core.agents.profile import AgentProfile
 
 
 class AgentListError(ValueError):
@@ -68,7 +69,7 @@ def create_agent(
     Its files go to ``agent_dir`` (default: the run's agents/NAME)."""
     profile = profiles[request.profile]
     agent_dir = agent_dir or run_dir / "agents" / request.name
-    if resume and profile.hooks is not HookKind.NONE and not had_prompt(agent_dir / "events.jsonl"):
+    if resume and profile.adapter is not None and not had_prompt(agent_dir / "events.jsonl"):
         # A CLI keeps a session only once it had a prompt; resuming an empty one fails, so
         # such an agent starts afresh.
         resume, session_id = False, None
@@ -86,17 +87,23 @@ def create_agent(
     return Agent(request.name, profile, spec, policy=request.policy), spec.notes
 
 
+_TURN_EVIDENCE = (HookEventKind.PROMPT_ACCEPTED, HookEventKind.TURN_ENDED)
+
+
 def had_prompt(events_file: Path) -> bool:
-    """Whether the agent's hook events show it took a prompt (so its CLI saved a session)."""
+    """Whether the agent's hook events show it took a prompt (so its CLI saved a session).
+    Each record is read by the adapter it names (its ``kind``), as the agent read it."""
     try:
         lines = events_file.read_text(encoding="utf-8").splitlines()
     except OSError:
         return False
     for line in lines:
         try:
-            event = json.loads(line).get("event")
-        except (json.JSONDecodeError, AttributeError):
+            record = json.loads(line)
+            adapter = adapter_for(str(record.get("kind")))
+        except (json.JSONDecodeError, AttributeError, UnknownAdapterError):
             continue
-        if event in PROMPT_EVENTS or event in TURN_END_EVENTS:
+        event = adapter.normalize(record)
+        if event is not None and event.kind in _TURN_EVIDENCE:
             return True
     return False
