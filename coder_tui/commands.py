@@ -161,7 +161,7 @@ def run_main(argv: Sequence[str]) -> int:
             else default_agents(template, profiles)
         )
         requests = apply_agent_options(requests, args.policy, args.skip_approvals)
-        from coder_tui.core.operator import assign_roles
+        from coder_tui.core.templates import assign_roles
 
         assign_roles(template, {r.name: r.profile for r in requests})
     except (UsageError, AgentListError) as exc:

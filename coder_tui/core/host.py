@@ -33,10 +33,10 @@ from coder_tui.core.agents.events import (
 from coder_tui.core.agents.profile import AgentProfile
 from coder_tui.core.agents.team import AgentRequest, create_agent
 from coder_tui.core.channel import Channel, ChannelMessage, MessageKind
-from coder_tui.core.operator import Operator, assign_roles
+from coder_tui.core.operator import Operator
 from coder_tui.core.runs import ACTIVE, AgentRecord, EventKind, RunState, RunStatus, RunStore
 from coder_tui.core.tasks import spawn
-from coder_tui.core.templates import Template, TemplateError
+from coder_tui.core.templates import Template, TemplateError, assign_roles
 
 log = logging.getLogger(__name__)
 

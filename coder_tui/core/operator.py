@@ -34,7 +34,6 @@ from coder_tui.core.templates import (
     Turn,
     extract_outputs,
     render_prompt,
-    resolve_roles,
     vote,
 )
 
@@ -42,17 +41,6 @@ log = logging.getLogger(__name__)
 
 END, FAIL = "end", "fail"
 _REPLY_REFERENCE = re.compile(r"steps\.([a-z][a-z0-9_]*)\.reply")
-
-
-def assign_roles(template: Template, agents: dict[str, str]) -> dict[str, str]:
-    """Role -> agent name. An agent named like a role takes it (``--agents reviewer=claude``);
-    the other roles go by the template's preferred CLIs (``resolve_roles``)."""
-    roles = {role: role for role in template.roles if role in agents}
-    rest = [role for role in template.roles if role not in roles]
-    if rest:
-        by_preference = resolve_roles(template, agents)
-        roles.update({role: by_preference[role] for role in rest})
-    return roles
 
 
 class _AppLeft(Exception):

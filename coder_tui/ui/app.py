@@ -16,7 +16,7 @@ import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -44,7 +44,6 @@ from coder_tui.core.host import (
     RunStarted,
     RunUpdated,
 )
-from coder_tui.core.operator import Operator
 from coder_tui.core.session import TerminalSession
 from coder_tui.core.templates import load_templates
 from coder_tui.core.yamlfile import ConfigError
@@ -54,6 +53,9 @@ from coder_tui.ui.widgets.agent_status import StatusBar, status_content
 from coder_tui.ui.widgets.channel_view import ChannelView
 from coder_tui.ui.widgets.run_status import RunStatusLine
 from coder_tui.ui.widgets.terminal_pane import TerminalPane
+
+if TYPE_CHECKING:  # the type only: front ends reach runs through the host
+    from coder_tui.core.operator import Operator
 
 LEAVE_PANE_KEY = "ctrl+right_square_bracket"
 POLICY_CYCLE = [ApprovalPolicy.ASK, ApprovalPolicy.APPROVE_EDITS, ApprovalPolicy.APPROVE_ALL]

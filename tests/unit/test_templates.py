@@ -17,9 +17,11 @@ from coder_tui.core.templates import (
     OutputSpec,
     Template,
     TemplateError,
+    assign_roles,
     builtin_template_files,
     eval_condition,
     extract_outputs,
+    fill_roles,
     load_template_file,
     load_templates,
     loading,
@@ -748,6 +750,27 @@ def test_resolve_roles_fallback_and_spreading() -> None:
     }
     by_agent_name = _roles_template({"a": {"prefer": ["claude-2", "claude"]}})
     assert resolve_roles(by_agent_name, agents) == {"a": "claude-2"}
+
+
+def test_fill_roles_named_agents_first_then_preferences_around_them() -> None:
+    """The one rule of every run (CLI, picker, host): an agent named like a role takes it and
+    counts as taken, the rest go by preference; an unfillable role hides nobody else's."""
+    template = _roles_template(
+        {
+            "reviewer": {"prefer": ["claude"]},
+            "fixer": {"prefer": ["claude"]},
+            "x": {"prefer": ["aider"]},
+        }
+    )
+    agents = {"reviewer": "claude", "claude-2": "claude"}
+    assert fill_roles(template, agents) == {"reviewer": "reviewer", "fixer": "claude-2", "x": None}
+    with pytest.raises(TemplateError, match=r"role x needs one of \[aider\]"):
+        assign_roles(template, agents)
+    fillable = _roles_template(
+        {"reviewer": {"prefer": ["claude"]}, "fixer": {"prefer": ["claude"]}}
+    )
+    assert assign_roles(fillable, agents) == {"reviewer": "reviewer", "fixer": "claude-2"}
+    assert assign_roles(fillable, {"c": "claude"}) == {"reviewer": "c", "fixer": "c"}
 
 
 def test_resolve_roles_unfillable() -> None:

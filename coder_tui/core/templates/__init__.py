@@ -66,7 +66,14 @@ from coder_tui.core.templates.model import (
     Turn,
 )
 from coder_tui.core.templates.rendering import eval_condition, render_prompt
-from coder_tui.core.templates.runtime import LoopTracker, extract_outputs, resolve_roles, vote
+from coder_tui.core.templates.runtime import (
+    LoopTracker,
+    assign_roles,
+    extract_outputs,
+    fill_roles,
+    resolve_roles,
+    vote,
+)
 
 __all__ = [
     "END",
@@ -89,9 +96,11 @@ __all__ = [
     "Template",
     "TemplateError",
     "Turn",
+    "assign_roles",
     "builtin_template_files",
     "eval_condition",
     "extract_outputs",
+    "fill_roles",
     "load_template_file",
     "load_templates",
     "render_prompt",

@@ -65,15 +65,19 @@ def vote(values: Iterable[str | None]) -> str | None:
     return None
 
 
-def resolve_roles(template: Template, available_agents: Mapping[str, str]) -> dict[str, str]:
+def resolve_roles(
+    template: Template, available_agents: Mapping[str, str], taken: Iterable[str] = ()
+) -> dict[str, str]:
     """Role -> agent name, from ``available_agents`` (launched and alive: agent name -> profile).
 
     For each role, the entries of ``prefer`` and then ``fallback`` are tried in order; an entry
     matches an agent of that name or agents with that profile (``"*"``: any agent). Among the
     matches of one entry an agent not yet given a role is chosen first, so two launched agents
-    of one profile share the work; otherwise the same agent may fill several roles.
+    of one profile share the work; otherwise the same agent may fill several roles. Agents in
+    ``taken`` already have a role (see ``fill_roles``).
     """
     chosen: dict[str, str] = {}
+    busy = set(taken)
     problems: list[str] = []
     for role_name, role in template.roles.items():
         agent = None
@@ -85,7 +89,7 @@ def resolve_roles(template: Template, available_agents: Mapping[str, str]) -> di
             else:
                 matches = [a for a, profile in available_agents.items() if profile == entry]
             if matches:
-                unused = [a for a in matches if a not in chosen.values()]
+                unused = [a for a in matches if a not in chosen.values() and a not in busy]
                 agent = (unused or matches)[0]
                 break
         if agent is None:
@@ -101,6 +105,40 @@ def resolve_roles(template: Template, available_agents: Mapping[str, str]) -> di
     if problems:
         raise TemplateError("\n".join(problems))
     return chosen
+
+
+def fill_roles(template: Template, agents: Mapping[str, str]) -> dict[str, str | None]:
+    """Role -> the agent that fills it, None where no launched agent can (``agents``: agent
+    name -> profile name). The one rule of every run, shown by the picker before it starts:
+    an agent named like a role takes it (``--agents reviewer=claude``); the other roles go by
+    the template's preferences (``resolve_roles``), each fillable role on its own merits, so a
+    role nobody can fill does not hide who fills the others."""
+    named = {role: role for role in template.roles if role in agents}
+    fillable = {}
+    for role, spec in template.roles.items():
+        if role in named:
+            continue
+        try:
+            resolve_roles(template.model_copy(update={"roles": {role: spec}}), agents)
+        except TemplateError:
+            continue
+        fillable[role] = spec
+    by_preference = (
+        resolve_roles(template.model_copy(update={"roles": fillable}), agents, named.values())
+        if fillable
+        else {}
+    )
+    return {role: named.get(role) or by_preference.get(role) for role in template.roles}
+
+
+def assign_roles(template: Template, agents: Mapping[str, str]) -> dict[str, str]:
+    """``fill_roles`` for a run that starts now: every role filled, or a TemplateError that
+    says which role needs which CLI and what was launched."""
+    filled = fill_roles(template, agents)
+    unfilled = {role: template.roles[role] for role, agent in filled.items() if agent is None}
+    if unfilled:
+        resolve_roles(template.model_copy(update={"roles": unfilled}), agents)  # raises
+    return {role: agent for role, agent in filled.items() if agent is not None}
 
 
 class LoopTracker:

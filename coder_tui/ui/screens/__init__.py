@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from coder_tui.ui.screens.template_picker import PickResult, TemplatePicker, fill_roles
+from coder_tui.ui.screens.template_picker import PickResult, TemplatePicker
 
-__all__ = ["PickResult", "TemplatePicker", "fill_roles"]
+__all__ = ["PickResult", "TemplatePicker"]

@@ -23,14 +23,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, ContentSwitcher, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from coder_tui.core.operator import assign_roles
 from coder_tui.core.templates import (
     Category,
     InputError,
     Template,
     TemplateError,
+    assign_roles,
+    fill_roles,
     resolve_inputs,
-    resolve_roles,
 )
 
 UNFILLABLE = "no launched agent can fill this role"
@@ -43,30 +43,6 @@ class PickResult:
 
     template: Template
     inputs: dict[str, str]
-
-
-def fill_roles(template: Template, agents: Mapping[str, str]) -> dict[str, str | None]:
-    """Role -> the launched agent that would fill it (None: no agent can), for ``agents``
-    (launched agent name -> profile name).
-
-    The rule of the run (the operator's ``assign_roles``): an agent named like a role takes
-    it, the other roles go by the template's preferences (``resolve_roles``). Unlike those, a
-    role nobody can fill does not hide who would fill the others.
-    """
-    available = dict(agents)
-    fillable = {}
-    for role, spec in template.roles.items():
-        try:
-            resolve_roles(template.model_copy(update={"roles": {role: spec}}), available)
-        except TemplateError:
-            continue
-        fillable[role] = spec
-    by_preference = (
-        resolve_roles(template.model_copy(update={"roles": fillable}), available)
-        if fillable
-        else {}
-    )
-    return {role: role if role in available else by_preference.get(role) for role in template.roles}
 
 
 def matches(template: Template, query: str) -> bool:

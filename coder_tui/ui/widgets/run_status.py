@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from textual.content import Content
 from textual.widgets import Static
 
-from coder_tui.core.operator import Operator
 from coder_tui.core.runs import RunStatus
+
+if TYPE_CHECKING:  # the type only: front ends reach runs through the host
+    from coder_tui.core.operator import Operator
 
 STATUS_STYLES = {
     RunStatus.RUNNING: "$success",
