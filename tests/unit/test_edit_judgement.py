@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from coder_tui.core.agents.agent import edited_paths, is_edit_in
+from coder_tui.core.agents.approvals import edited_paths, is_edit_in
 
 CLAUDE = ["Write", "Edit", "MultiEdit", "NotebookEdit"]
 CODEX = ["apply_patch"]

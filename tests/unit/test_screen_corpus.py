@@ -16,8 +16,8 @@ from typing import NamedTuple
 
 import pytest
 
-from coder_tui.core.agents.agent import read_screen
 from coder_tui.core.agents.profile import AgentProfile, load_profiles
+from coder_tui.core.agents.screen import read_screen
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "screens"
 STATES = {"idle", "busy", "approval", "any"}

@@ -7,13 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coder_tui.core.agents.adapters.claude import unwrap_pastes
-from coder_tui.core.agents.agent import (
-    _CompiledRules,
-    guard_prompt,
-    paste_pieces,
-    utf16_length,
-)
+from coder_tui.core.agents.paste import guard_prompt, paste_pieces, utf16_length
 from coder_tui.core.agents.profile import load_profiles
+from coder_tui.core.agents.screen import ScreenRules
 
 CLAUDE = load_profiles()["claude"]
 
@@ -66,7 +62,7 @@ PANEL = [
 
 
 def test_a_side_panel_is_cut_off_at_its_divider() -> None:
-    rules = _CompiledRules(CLAUDE)
+    rules = ScreenRules(CLAUDE)
     lines = rules.without_side_panel(PANEL)
     assert lines[:6] == [
         "",
@@ -82,7 +78,7 @@ def test_a_side_panel_is_cut_off_at_its_divider() -> None:
 
 
 def test_rows_are_left_alone_without_an_open_panel() -> None:
-    rules = _CompiledRules(CLAUDE)
+    rules = ScreenRules(CLAUDE)
     table = ["a │ b", "c │ d", "e │ f", "g │ h"]  # a reply's own table is text, not a panel
     assert rules.without_side_panel(table) == table
 

@@ -474,7 +474,7 @@ def test_every_broken_file_is_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_packaged_builtins_are_preferred(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    packaged = tmp_path / "pkg" / "_builtin_templates"
+    packaged = tmp_path / "pkg" / "data" / "templates"
     _user_template(packaged, "only-packaged", "Packaged")
     monkeypatch.setattr(loading.resources, "files", lambda _package: tmp_path / "pkg")
     assert [entry.name for entry in builtin_template_files()] == ["only-packaged.yaml"]

@@ -13,11 +13,8 @@ import contextlib
 import json
 import logging
 import os
-import re
 import shutil
 import time
-import unicodedata
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +23,7 @@ from typing import Any
 import watchfiles
 
 from coder_tui.core.agents.adapters import NO_HOOKS, HookEventKind, NormalizedHookEvent
+from coder_tui.core.agents.approvals import ApprovalDesk
 from coder_tui.core.agents.events import (
     AgentEvent,
     AgentExited,
@@ -40,31 +38,26 @@ from coder_tui.core.agents.events import (
     TurnEnded,
 )
 from coder_tui.core.agents.launch import LaunchSpec
+from coder_tui.core.agents.paste import guard_prompt, paste_pieces
 from coder_tui.core.agents.profile import AgentProfile
+from coder_tui.core.agents.screen import ScreenRules, reply_from_screen
 from coder_tui.core.agents.versions import (
     checked_range,
     fit_warning,
     probe_version,
     version_number,
 )
-from coder_tui.core.cellwidths import char_width, text_width
 from coder_tui.core.pty import PtyExit
 from coder_tui.core.session import TerminalSession
 from coder_tui.core.tasks import spawn
 
 log = logging.getLogger(__name__)
 
-INPUT_BOX_ROWS = 10  # the most rows between an input box's top and bottom borders
 SCREEN_CHECK_INTERVAL = 0.05  # seconds between screen-rule evaluations while output flows
 PROMPT_HOOK_GRACE = 1.0  # seconds to wait for the prompt hook once the screen proved the submit
 HOOK_MISS_QUIET = 5.0  # quiet seconds with the idle marker that end a turn whose hook was missed
-ANSWER_RESEND_AFTER = 1.0  # quiet seconds, prompt still up, after which an answer was dropped
-ANSWER_RESENDS = 2
 KEPT_REPLIES = 64  # replies kept by turn number for TurnHandle.reply (a late reader's window)
-APPROVAL_DRAW_WAIT = 10.0  # seconds an early answer waits for the approval prompt to be drawn
-LATE_APPROVAL_NOTICE = 15.0  # seconds after a prompt went away in which a hook about it is stale
 STARTUP_ANSWER_GAP = 2.0  # seconds before a startup dialog that is still there is answered again
-APPROVAL_LINES = 16  # bottom lines where a permission prompt is looked for
 
 
 class DeliveryError(Exception):
@@ -101,6 +94,19 @@ class TurnHandle:
         return await self.agent.reply_of_turn(self.number, within)
 
 
+@dataclass
+class TurnState:
+    """The turn in progress (a fresh one after each turn's end): what was submitted and the
+    screen then (to read the reply off the screen), when it began, and whether coder-tui
+    interrupted it or denied one of its approvals (both end it without a turn-end hook)."""
+
+    prompt: str | None = None
+    baseline: list[str] | None = None
+    started: float | None = None
+    interrupted_at: float | None = None
+    denied_at: float | None = None
+
+
 class Agent:
     """An agent CLI in a PTY. Create with a LaunchSpec, then ``await start()``."""
 
@@ -129,14 +135,10 @@ class Agent:
         self._replies: dict[int, str] = {}  # turn number -> reply, the last KEPT_REPLIES
         self.exit: PtyExit | None = None
         self._listeners: list[Callable[[AgentEvent], None]] = []
-        self._rules = _CompiledRules(profile)
+        self._rules = ScreenRules(profile)
         self._events_offset = 0
         self._prompt_events: list[str] = []
         self._ended_turn_ids: list[str] = []
-        self._pending_answer: tuple[str, float] | None = None  # approval key, send-by deadline
-        self._approval_drawn = False  # the approval a hook announced has been on screen
-        self._hook_approval_at = 0.0
-        self._approval_gone_at: float | None = None
         self._startup_answered_at: dict[str, float] = {}
         self._delivery_lock = asyncio.Lock()
         self._status_changed = asyncio.Event()
@@ -146,17 +148,10 @@ class Agent:
         self._stop = asyncio.Event()
         self._last_change = time.monotonic()
         self._screen_dirty = asyncio.Event()
-        self._turn_baseline: list[str] | None = None
-        self._pending_prompt: str | None = None
-        self._turn_started: float | None = None
+        self._turn = TurnState()
         self._pasting = False  # between a delivery's paste and its proof of submission
-        self._interrupted_at: float | None = None
-        self._denied_at: float | None = None  # coder-tui denied an approval in this turn
         self._session_started = False  # the CLI's start hook fired
-        self._pending_tool: tuple[str, object] | None = None  # the tool a hook said runs next
-        self._policy_applied = False  # the policy judged the approval now open
-        # The last approval key typed: key, when, the output count then, times re-typed.
-        self._answer_sent: tuple[str, float, int] | None = None
+        self.approvals = ApprovalDesk(self)
         self._stuck_warned = False  # the start-timeout diagnosis was raised
         self._started_at: float | None = None
         self.cli_version: str | None = None  # the CLI's own --version line, once read
@@ -183,39 +178,14 @@ class Agent:
             return
         old, self.status, self.status_source = self.status, new, source
         if new is AgentStatus.WORKING and old is not AgentStatus.NEEDS_APPROVAL:
-            self._turn_started = time.monotonic()
+            self._turn.started = time.monotonic()
         self._status_changed.set()
         self._status_changed = asyncio.Event()
         self._emit(StatusChanged(self.name, old, new, source, detail))
         if new is AgentStatus.NEEDS_APPROVAL:
-            self._policy_applied = False
+            self.approvals.opened()
             self._emit(ApprovalRequested(self.name, detail, source))
-            self._apply_policy()
-
-    def _apply_policy(self) -> None:
-        """Answer a permission prompt by the agent's explicit policy, or leave it to the user.
-
-        approve-edits approves only what the CLI itself says is a file edit inside the working
-        folder: the tool its hook named (name and paths from the tool input), or, for a CLI
-        whose hook named none (or a profile that lists no edit tools), the prompt once drawn.
-        Anything else waits for the user."""
-        if self.policy is ApprovalPolicy.ASK or self._policy_applied:
-            return
-        if self.policy is ApprovalPolicy.APPROVE_ALL:
-            self._policy_applied = True
-            self.approve(by=str(self.policy))
-            return
-        if self._pending_tool is not None and self.profile.edit_tools:
-            self._policy_applied = True
-            if is_edit_in(self._pending_tool, self.profile.edit_tools, self.spec.cwd):
-                self.approve(by=str(self.policy))
-            return
-        region = self._rules.approval_region(self.screen_lines())
-        if self._rules.find(self._rules.approval, region) is None:
-            return  # announced by a hook, not drawn yet: judged once it is on screen
-        self._policy_applied = True
-        if self._rules.find(self._rules.approval_edit, region) is not None:
-            self.approve(by=str(self.policy))
+            self.approvals.apply_policy()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -426,13 +396,13 @@ class Agent:
             self._session_started = True
             self._screen_dirty.set()
         elif kind is HookEventKind.TOOL_STARTING:
-            self._pending_tool = (event.tool, event.tool_input)
+            self.approvals.tool = (event.tool, event.tool_input)
         elif kind is HookEventKind.APPROVAL_REQUESTED:
             if event.tool:
-                self._pending_tool = (event.tool, event.tool_input)
-            self._hook_approval(event.detail)
+                self.approvals.tool = (event.tool, event.tool_input)
+            self.approvals.announced_by_hook(event.detail)
         elif kind is HookEventKind.TOOL_FINISHED:
-            self._pending_tool = None
+            self.approvals.tool = None
             if self.status is AgentStatus.NEEDS_APPROVAL:
                 self._set_status(AgentStatus.WORKING, Source.HOOK)
         elif kind is HookEventKind.TURN_INTERRUPTED:
@@ -440,8 +410,8 @@ class Agent:
                 self._remember_turn(event.turn_id)
                 self._end_turn(self._screen_reply(), Source.HOOK)
         elif kind is HookEventKind.PROMPT_ACCEPTED:
-            self._denied_at = None  # a new turn
-            self._pending_tool = None
+            self._turn.denied_at = None  # a new turn
+            self.approvals.tool = None
             self._prompt_events.append(event.prompt)
             self._emit(PromptAccepted(self.name, event.prompt, Source.HOOK))
             self._set_status(AgentStatus.WORKING, Source.HOOK)
@@ -484,20 +454,6 @@ class Agent:
             "shift+tab in its pane changes the mode back)"
         )
 
-    def _hook_approval(self, detail: str) -> None:
-        """A hook says the CLI asks for permission. It may come before the prompt is drawn
-        (Codex, ~1 s early) or long after (Claude's Notification, ~6 s late, possibly after
-        the prompt was already answered): a late notice of an answered prompt is ignored."""
-        if self.status is AgentStatus.NEEDS_APPROVAL:
-            return
-        gone = self._approval_gone_at
-        recently_gone = gone is not None and time.monotonic() - gone < LATE_APPROVAL_NOTICE
-        if recently_gone and not self._approval_on_screen():
-            return
-        self._approval_drawn = False
-        self._hook_approval_at = time.monotonic()
-        self._set_status(AgentStatus.NEEDS_APPROVAL, Source.HOOK, detail)
-
     def _remember_turn(self, turn_id: str) -> None:
         """A CLI may report a turn's end twice (Codex: Stop hook, then notify): count it once."""
         if turn_id:
@@ -505,17 +461,13 @@ class Agent:
             del self._ended_turn_ids[:-32]
 
     def _end_turn(self, reply: str, source: Source) -> None:
-        timed_out = self._interrupted_at is not None
+        timed_out = self._turn.interrupted_at is not None
         self.turns += 1
         self.last_reply = reply
         self._replies[self.turns] = reply
         for old in [n for n in self._replies if n <= self.turns - KEPT_REPLIES]:
             del self._replies[old]
-        self._turn_baseline = None
-        self._pending_prompt = None
-        self._turn_started = None
-        self._interrupted_at = None
-        self._denied_at = None
+        self._turn = TurnState()
         self._set_status(AgentStatus.IDLE, Source.TIMEOUT if timed_out else source)
         self._turn_ended.set()
         self._turn_ended = asyncio.Event()
@@ -529,7 +481,24 @@ class Agent:
             )
         )
 
+    def hook_says_approval(self, detail: str) -> None:
+        """The approval desk judged a hook's notice current: the agent now asks."""
+        self._set_status(AgentStatus.NEEDS_APPROVAL, Source.HOOK, detail)
+
     # --- screen -------------------------------------------------------------------------------
+
+    @property
+    def rules(self) -> ScreenRules:
+        return self._rules
+
+    @property
+    def last_change(self) -> float:
+        """When the CLI last drew something (monotonic seconds)."""
+        return self._last_change
+
+    def screen_changed(self) -> None:
+        """Have the screen rules looked at again soon (something may have changed)."""
+        self._screen_dirty.set()
 
     def _on_output(self) -> None:
         self._last_change = time.monotonic()
@@ -565,17 +534,17 @@ class Agent:
         approval = (
             None if self._pasting else rules.find(rules.approval, rules.approval_region(lines))
         )
-        self._send_pending_answer(approval is not None)
-        self._resend_ignored_answer()
+        self.approvals.send_pending(approval is not None)
+        self.approvals.resend_ignored()
         if self.status is AgentStatus.IDLE and self._has_prompt_hook:
             # A new turn of a CLI with a prompt hook starts with that hook (typed in the pane
             # or delivered). What the screen shows while idle is the last turn's frame not yet
             # redrawn (its Stop hook can come first): a stale spinner or approval prompt.
             return
         if approval is not None:
-            self._approval_drawn = True
+            self.approvals.drawn = True
             self._set_status(AgentStatus.NEEDS_APPROVAL, Source.SCREEN, approval)
-            self._apply_policy()  # a prompt a hook announced early is judged once drawn
+            self.approvals.apply_policy()  # a prompt a hook announced early is judged drawn
             return
         status_lines = rules.status_region(lines)
         busy = rules.find(rules.busy, status_lines) is not None
@@ -583,25 +552,22 @@ class Agent:
         if self.status is AgentStatus.NEEDS_APPROVAL:
             # The prompt went away: answered (here or in the pane), so the turn goes on. A
             # prompt a hook announced counts as gone only once it was drawn (or never came).
-            drawn_and_gone = self.status_source is Source.SCREEN or self._approval_drawn
-            never_drawn = (
-                time.monotonic() - self._hook_approval_at > APPROVAL_DRAW_WAIT
-                and rules.input_box_visible(lines)
-            )
+            drawn_and_gone = self.status_source is Source.SCREEN or self.approvals.drawn
+            never_drawn = self.approvals.never_drawn() and rules.input_box_visible(lines)
             if drawn_and_gone or never_drawn:
-                self._approval_gone_at = time.monotonic()
+                self.approvals.gone()
                 self._set_status(AgentStatus.WORKING, Source.SCREEN)
             return
         if self._check_turn_timeout():
             return
-        if self.status is AgentStatus.WORKING and self._interrupted_at is not None:
+        if self.status is AgentStatus.WORKING and self._turn.interrupted_at is not None:
             # We interrupted a hung turn: the CLI may send no turn-end hook for that.
             if idle_marker and not busy and quiet_for >= min(1.0, self.profile.screen.quiescence):
                 self._end_turn(self._screen_reply(), Source.TIMEOUT)
             return
         if (
             self.status is AgentStatus.WORKING
-            and self._denied_at is not None
+            and self._turn.denied_at is not None
             and idle_marker
             and not busy
             and quiet_for >= min(1.0, self.profile.screen.quiescence)
@@ -659,13 +625,13 @@ class Agent:
         if (
             limit is None
             or self.status is not AgentStatus.WORKING
-            or self._turn_started is None
-            or self._interrupted_at is not None
-            or time.monotonic() - self._turn_started < limit
+            or self._turn.started is None
+            or self._turn.interrupted_at is not None
+            or time.monotonic() - self._turn.started < limit
         ):
             return False
         log.warning("%s: turn ran over %.0f s; interrupting it", self.name, limit)
-        self._interrupted_at = time.monotonic()
+        self._turn.interrupted_at = time.monotonic()
         self.session.write(self.profile.interrupt_key.encode())
         return True
 
@@ -677,42 +643,14 @@ class Agent:
         return self._rules.above_input(self._rules.without_side_panel(lines))
 
     def _screen_reply(self) -> str:
-        """The text the turn added to the screen: what follows the last lines that were there
-        at submit, after the CLI's echo of the prompt, without busy markers and the reply
-        block's decoration.
-
-        Where trailing spaces are text, a line the CLI wrote (even only its indent) is part of
-        the reply and only rows it never wrote (spacers) are cut from its ends, so blank lines
-        and trailing spaces of the reply survive. Otherwise a screen cannot tell them from
-        padding: blank lines at the ends and trailing spaces are dropped."""
-        keep = self.profile.screen.trailing_spaces_are_text
-        prompt = self._pending_prompt or ""
-        after = self._snapshot_lines()
-        added = after[_turn_start(self._turn_baseline or [], after, prompt) :]
-        at = 0
-        while at < len(added) and not added[at].strip():
-            at += 1
-        echo = _echo_length(added[at:], prompt)
-        at += echo
-        if keep and echo:
-            # The echo's own trailing blank lines (the prompt's), drawn with the CLI's indent.
-            for _ in range(_trailing_blank_lines(prompt)):
-                if at < len(added) and added[at] and not added[at].strip():
-                    at += 1
-        noise = self._rules.busy + self._rules.not_reply
-        reply = [line for line in added[at:] if self._rules.find(noise, [line]) is None]
-        if keep:
-            while reply and not reply[0]:
-                reply.pop(0)
-            while reply and not reply[-1]:
-                reply.pop()
-            return "\n".join(self._rules.strip_decoration(reply))
-        lines = self._rules.strip_decoration(reply)
-        while lines and not lines[0].strip():
-            lines.pop(0)
-        while lines and not lines[-1].strip():
-            lines.pop()
-        return "\n".join(line.rstrip() for line in lines)
+        """The text this turn added to the screen (see ``screen.reply_from_screen``)."""
+        return reply_from_screen(
+            self._rules,
+            self._turn.baseline or [],
+            self._snapshot_lines(),
+            self._turn.prompt or "",
+            keep_spaces=self.profile.screen.trailing_spaces_are_text,
+        )
 
     # --- delivery -----------------------------------------------------------------------------
 
@@ -758,8 +696,8 @@ class Agent:
             started = time.monotonic()
             prompts_before = len(self._prompt_events)
             turns_before = self.turns
-            self._turn_baseline = self._snapshot_lines()
-            self._pending_prompt = text
+            self._turn.baseline = self._snapshot_lines()
+            self._turn.prompt = text
             empty_box = self._rules.input_text(self.screen_lines())
             self._pasting = True
             for piece in paste_pieces(text, self.profile):
@@ -783,7 +721,7 @@ class Agent:
                     return TurnHandle(self, turns_before + 1, proof)
                 if self.status is AgentStatus.EXITED:
                     break
-            self._pending_prompt = None
+            self._turn.prompt = None
             raise DeliveryError(
                 f"{self.name} did not accept the prompt after "
                 f"{self.profile.submit_retries + 1} Enter presses ("
@@ -819,7 +757,7 @@ class Agent:
                     screen_proof = "busy marker"
                 elif empty_box is not None and self._rules.input_text(lines) == empty_box:
                     screen_proof = "input box cleared"
-                elif asking is not None and asking not in (self._pending_prompt or ""):
+                elif asking is not None and asking not in (self._turn.prompt or ""):
                     # The CLI already asks permission for its first tool: it took the prompt.
                     # (Another Enter now would answer "yes" to that question.)
                     screen_proof = "approval prompt"
@@ -845,382 +783,11 @@ class Agent:
         """Answer the permission prompt with the CLI's own 'yes' key."""
         keys = self.profile.approval_keys
         key = keys.approve_always if always and keys.approve_always else keys.approve
-        self._answer_approval(key)
-        self._emit(ApprovalAnswered(self.name, True, by, self._approval_detail()))
+        self.approvals.answer(key)
+        self._emit(ApprovalAnswered(self.name, True, by, self.approvals.detail()))
 
     def deny(self, *, by: str = "user") -> None:
         if self.status is AgentStatus.NEEDS_APPROVAL:
-            self._denied_at = time.monotonic()
-        self._answer_approval(self.profile.approval_keys.deny)
-        self._emit(ApprovalAnswered(self.name, False, by, self._approval_detail()))
-
-    def _answer_approval(self, key: str) -> None:
-        """Send the answer once the prompt is on screen. A hook can announce the approval
-        before the CLI has drawn it (Codex's PermissionRequest comes ~1 s early): a key sent
-        then would land in the input box instead."""
-        if self._approval_on_screen() or not self._rules.approval:
-            self._write_answer(key)
-            return
-        self._pending_answer = (key, time.monotonic() + APPROVAL_DRAW_WAIT)
-        self._screen_dirty.set()
-
-    def _write_answer(self, key: str, resends: int = 0) -> None:
-        """Type the answer and remember when: Claude Code drops a key that comes right as its
-        prompt appears (often on a loaded machine)."""
-        self.session.write(key.encode())
-        self._answer_sent = (key, time.monotonic(), resends)
-
-    def _resend_ignored_answer(self) -> None:
-        """The prompt is still up, and the screen has not changed for a while since our answer:
-        the CLI never saw the key (a CLI that takes one redraws at once). Type it again, a
-        bounded number of times. Output alone is no proof the key was taken: Claude may still
-        be drawing its prompt when the key is lost (seen in CI)."""
-        if self._answer_sent is None:
-            return
-        key, sent_at, resends = self._answer_sent
-        if self.status is not AgentStatus.NEEDS_APPROVAL or not self._approval_on_screen():
-            self._answer_sent = None
-            return
-        now = time.monotonic()
-        settled = now - max(sent_at, self._last_change) >= ANSWER_RESEND_AFTER
-        if settled and resends < ANSWER_RESENDS:
-            log.info("%s: the approval answer %r was not taken; typing it again", self.name, key)
-            self._write_answer(key, resends + 1)
-
-    def _approval_on_screen(self) -> bool:
-        lines = self.screen_lines()
-        return (
-            self._rules.find(self._rules.approval, self._rules.approval_region(lines)) is not None
-        )
-
-    def _send_pending_answer(self, approval_visible: bool) -> None:
-        if self._pending_answer is None:
-            return
-        key, deadline = self._pending_answer
-        if approval_visible:
-            self._pending_answer = None
-            self._write_answer(key)
-        elif time.monotonic() > deadline:
-            self._pending_answer = None
-            log.warning("%s: the approval prompt never showed; answer %r not sent", self.name, key)
-
-    def _approval_detail(self) -> str:
-        return self._rules.find(self._rules.approval, self.screen_lines()) or ""
-
-
-def guard_prompt(text: str, profile: AgentProfile) -> str:
-    """``text`` with the profile's escape in front when it would otherwise start with one of
-    the characters that make the CLI run it as a command: a model's reply forwarded as a
-    prompt must never run in a shell. Invisible format characters and white space are looked
-    through, as the CLI does."""
-    guard = profile.prompt_guard
-    if guard is None:
-        return text
-    visible = text.lstrip()
-    while visible and unicodedata.category(visible[0]) == "Cf":
-        visible = visible[1:].lstrip()
-    if any(visible.startswith(start) for start in guard.starts):
-        return guard.escape + text
-    return text
-
-
-def utf16_length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def paste_pieces(text: str, profile: AgentProfile) -> list[str]:
-    """``text`` cut into the pastes the profile allows (whole when it sets no limits): line
-    by line, a line longer than a piece cut at character boundaries."""
-    limits = profile.paste_chunks
-    if limits is None:
-        return [text]
-    pieces: list[str] = []
-    piece, newlines, length = "", 0, 0
-    for line in text.splitlines(keepends=True):
-        breaks = line.count("\n")
-        size = utf16_length(line)
-        if piece and (newlines + breaks > limits.max_newlines or length + size > limits.max_length):
-            pieces.append(piece)
-            piece, newlines, length = "", 0, 0
-        while size > limits.max_length:  # one line alone is too long
-            cut, used = 0, 0
-            while cut < len(line) and used + utf16_length(line[cut]) <= limits.max_length:
-                used += utf16_length(line[cut])
-                cut += 1
-            pieces.append(line[:cut])
-            line = line[cut:]
-            size = utf16_length(line)
-        piece += line
-        newlines += breaks
-        length += size
-    if piece:
-        pieces.append(piece)
-    return pieces
-
-
-_PATCH_PATHS = re.compile(r"^\*\*\* (?:Add File|Update File|Delete File|Move to): (.+)$", re.M)
-_PATH_KEYS = ("file_path", "notebook_path", "path", "absolute_path")
-
-
-def edited_paths(tool_input: object) -> list[str]:
-    """The files a tool call would change, from its input as the CLI reported it: a path
-    field (Claude's Write/Edit, Gemini's write_file/replace) or the headers of a Codex patch."""
-    if isinstance(tool_input, str):
-        text = tool_input
-        try:
-            tool_input = json.loads(text)
-        except ValueError:
-            return _PATCH_PATHS.findall(text)
-    if not isinstance(tool_input, dict):
-        return []
-    found = [str(tool_input[key]) for key in _PATH_KEYS if isinstance(tool_input.get(key), str)]
-    for key in ("command", "patch", "input"):
-        if isinstance(tool_input.get(key), str):
-            found += _PATCH_PATHS.findall(tool_input[key])
-    return [path.strip() for path in found]
-
-
-def is_edit_in(tool: tuple[str, object], edit_tools: list[str], cwd: Path) -> bool:
-    """Whether the tool call is a file edit (by the profile's list of edit tools) whose every
-    file lies inside ``cwd``. A tool that names no file is not provably an edit."""
-    name, tool_input = tool
-    if name not in edit_tools:
-        return False
-    files = edited_paths(tool_input)
-    root = cwd.resolve()
-    return bool(files) and all((root / path).resolve().is_relative_to(root) for path in files)
-
-
-PROMPT_MARKS = {">", "›", "❯"}  # how the CLIs mark the echo of a prompt in their transcript
-ANCHOR_LINES = 6  # non-empty lines from before the turn that locate where its output starts
-
-
-def _turn_start(before: list[str], after: list[str], prompt: str = "") -> int:
-    """Index in ``after`` where the turn's output begins: just past the last lines that were
-    on screen at submit. Anchoring on those (not on a common prefix) keeps working once the
-    scrollback is full and old rows are dropped from the top."""
-    anchor = [line for line in before if line.strip()][-ANCHOR_LINES:]
-    if not anchor:
-        return 0
-    # The anchor can only have moved up (history trimmed from the top), never down: search
-    # from its old place upwards, so a turn whose own output repeats it is not mistaken for it.
-    for end in range(min(len(after), len(before)), 0, -1):
-        window = [line for line in after[:end] if line.strip()][-len(anchor) :]
-        if window == anchor and after[end - 1].strip():
-            return end
-    # Not found: the CLI redrew everything (Claude relays out its transcript when its side
-    # panel opens). The turn then starts at the last echo of its prompt, if there is one.
-    for index in range(len(after) - 1, -1, -1):
-        if after[index].strip()[:1] in PROMPT_MARKS and _echo_length(after[index:], prompt):
-            return index
-    # Else the common prefix.
-    start = 0
-    while start < min(len(before), len(after)) and before[start] == after[start]:
-        start += 1
-    return start
-
-
-def _trailing_blank_lines(text: str) -> int:
-    """How many of ``text``'s last lines are blank (only white space)."""
-    lines = text.split("\n")
-    count = 0
-    while count < len(lines) - 1 and not lines[-1 - count].strip():
-        count += 1
-    return count
-
-
-def _echo_length(lines: list[str], prompt: str) -> int:
-    """How many of ``lines`` are the CLI's echo of the prompt. Compared without white space,
-    because the CLI wraps a long prompt line over several rows with its own indent."""
-    wanted = "".join(prompt.split())
-    if not wanted:
-        return 0
-    seen = ""
-    count = 0
-    for index, line in enumerate(lines):
-        shown = line.strip()
-        marked = index == 0 and shown[:1] in PROMPT_MARKS
-        if marked:
-            shown = shown[1:]
-        piece = "".join(shown.split())
-        if not piece and (marked or (count and seen != wanted)):
-            count += 1  # the mark alone (a blank first line), or a blank line inside the prompt
-            continue
-        if not piece or not wanted.startswith(seen + piece):
-            break
-        seen += piece
-        count += 1
-        if seen == wanted:
-            break
-    return count if seen else 0
-
-
-@dataclass(frozen=True)
-class ScreenReading:
-    """What a profile's screen rules see on one screen, without any timing: the pure part of
-    the status logic, so recorded screens can be checked against a profile without a CLI."""
-
-    busy: str | None  # the busy marker found in the status region
-    idle: str | None  # the idle marker found in the idle region
-    approval: str | None  # the approval prompt found in the approval region
-    input_box: bool  # the input box is on screen
-
-    @property
-    def state(self) -> str:
-        """ "approval", "busy", "idle", or "unknown" (no rule fits: the profile may not fit)."""
-        if self.approval is not None:
-            return "approval"
-        if self.busy is not None:
-            return "busy"
-        if self.idle is not None:
-            return "idle"
-        return "unknown"
-
-
-def read_screen(profile: AgentProfile, lines: list[str]) -> ScreenReading:
-    """Apply ``profile``'s screen rules to ``lines`` (a screen's text, one row a line)."""
-    rules = _CompiledRules(profile)
-    return rules.read(lines)
-
-
-def _cut_at_column(line: str, divider: str, column: int) -> str:
-    """``line`` up to the divider that stands at screen ``column``, or whole if none does. A
-    row that is the divider and panel text alone lost its blank cells before the divider (the
-    formatter that joins wrapped rows drops cells that were never written): nothing is kept."""
-    if line.startswith(divider) and line.count(divider) == 1:
-        return ""
-    width = 0
-    for index, char in enumerate(line):
-        if width == column:
-            return line[:index].rstrip() if char == divider else line
-        if width > column:
-            return line
-        width += char_width(char)
-    return line
-
-
-class _CompiledRules:
-    """The profile's screen regexes, compiled once."""
-
-    DECORATION = re.compile(r"^(?:⏺|●|✦|•|⎿)\s?")
-
-    def __init__(self, profile: AgentProfile) -> None:
-        rules = profile.screen
-        self.busy = [re.compile(p) for p in rules.busy]
-        self.idle = [re.compile(p) for p in rules.idle]
-        self.approval = [re.compile(p) for p in rules.approval]
-        self.approval_edit = [re.compile(p) for p in rules.approval_edit]
-        self.input_box = re.compile(rules.input_box) if rules.input_box else None
-        self.side_panel = re.compile(rules.side_panel) if rules.side_panel else None
-        self.not_reply = [re.compile(p) for p in rules.not_reply]
-        self.rows_above = rules.status_rows_above
-        self.box_bottom = re.compile(rules.input_box_bottom) if rules.input_box_bottom else None
-        self.footer_rows = rules.footer_rows
-        self.divider = rules.side_panel_divider
-        self.startup_answers = [(a, re.compile(a.screen)) for a in profile.startup_answers]
-
-    def without_side_panel(self, lines: list[str]) -> list[str]:
-        """``lines`` with an open side panel cut off: rows that hold the divider at the panel's
-        screen column end just before it (other rows, such as a full-width input box and
-        footer, and scrollback from before it opened, are kept as they are)."""
-        if self.side_panel is None or not any(self.side_panel.search(line) for line in lines):
-            return lines
-        columns: Counter[int] = Counter()
-        for line in lines:
-            at = line.rfind(self.divider)
-            if at > 0:
-                columns[text_width(line[:at])] += 1
-        if not columns:
-            return lines
-        column, rows = columns.most_common(1)[0]
-        if rows < 3:
-            return lines
-        return [_cut_at_column(line, self.divider, column) for line in lines]
-
-    def read(self, lines: list[str]) -> ScreenReading:
-        idle = self.find(self.idle, self.idle_region(lines)) if self.idle else None
-        return ScreenReading(
-            busy=self.find(self.busy, self.status_region(lines)),
-            idle=idle,
-            approval=self.find(self.approval, self.approval_region(lines)),
-            input_box=self.input_box_visible(lines),
-        )
-
-    @staticmethod
-    def find(patterns: list[re.Pattern[str]], lines: list[str]) -> str | None:
-        for line in lines:
-            for pattern in patterns:
-                if pattern.search(line):
-                    return line.strip()
-        return None
-
-    def _input_start(self, lines: list[str]) -> int | None:
-        """The row of the input box's first line: the last row that matches ``input_box``, or,
-        for a box whose bottom border matches it too (Claude's two rules), the top border just
-        above that bottom (at most INPUT_BOX_ROWS rows up)."""
-        if self.input_box is None:
-            return None
-        for index in range(len(lines) - 1, -1, -1):
-            if self.input_box.search(lines[index]):
-                if self.box_bottom is not None and self.box_bottom.search(lines[index]):
-                    for top in range(index - 1, max(-1, index - INPUT_BOX_ROWS - 1), -1):
-                        if self.input_box.search(lines[top]):
-                            return top
-                return index
-        return None
-
-    def input_box_visible(self, lines: list[str]) -> bool:
-        return self._input_start(lines) is not None
-
-    def status_region(self, lines: list[str]) -> list[str]:
-        """Where a CLI shows that it is busy: the lines just above its input box (the spinner)
-        and the footer below it. Not the transcript: a reply that merely contains the words
-        "esc to interrupt" must not keep the agent 'working'."""
-        start = self._input_start(lines)
-        filled = [line for line in lines if line.strip()]
-        if start is None:
-            return filled[-(self.rows_above + self.footer_rows) :]
-        return lines[max(0, start - self.rows_above) : start] + filled[-self.footer_rows :]
-
-    def idle_region(self, lines: list[str]) -> list[str]:
-        """Where an idle marker counts: the status region plus the input box's first line,
-        where Gemini and Codex show their empty-box placeholder. (Busy markers are not looked
-        for there: a pasted prompt may quote them.)"""
-        start = self._input_start(lines)
-        region = self.status_region(lines)
-        return region if start is None else [*region, lines[start]]
-
-    def approval_region(self, lines: list[str]) -> list[str]:
-        """Where a permission prompt appears: in place of the input box (the last box on the
-        screen) and below it. The transcript above is excluded: a reply or an echoed prompt
-        that quotes 'Do you want to create' is text, not a question."""
-        start = self._input_start(lines)
-        if start is not None:
-            return lines[start:]
-        return [line for line in lines if line.strip()][-APPROVAL_LINES:]
-
-    def above_input(self, lines: list[str]) -> list[str]:
-        start = self._input_start(lines)
-        return lines if start is None else lines[:start]
-
-    def input_text(self, lines: list[str]) -> str:
-        start = self._input_start(lines)
-        return "" if start is None else "\n".join(lines[start:])
-
-    def strip_decoration(self, lines: list[str]) -> list[str]:
-        """Remove a reply block's leading marker ("⏺ ") and the hanging indent of the same
-        width that the CLI puts before the block's following lines (blank lines inside the
-        block keep the indent going)."""
-        out: list[str] = []
-        indent = ""
-        for line in lines:
-            match = self.DECORATION.match(line)
-            if match:
-                indent = " " * len(match.group(0))
-                out.append(line[match.end() :])
-            elif indent and (line.startswith(indent) or not line.strip()):
-                out.append(line[len(indent) :])
-            else:
-                indent = ""
-                out.append(line)
-        return out
+            self._turn.denied_at = time.monotonic()
+        self.approvals.answer(self.profile.approval_keys.deny)
+        self._emit(ApprovalAnswered(self.name, False, by, self.approvals.detail()))

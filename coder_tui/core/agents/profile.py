@@ -5,7 +5,7 @@ what its screen looks like when busy, idle or asking for approval, how long to w
 paste and Enter, how to resume) lives in a YAML profile, not in code. What takes code (adding
 its hooks for one launch without touching the user's config, reading their payloads and its
 transcript) is the CLI's adapter, which the profile's ``hooks:`` names. Built-in profiles ship
-in ``coder_tui/agents/``; users add or override them in ``<config>/agents/*.yaml`` and
+in ``coder_tui/data/agents/``; users add or override them in ``<config>/agents/*.yaml`` and
 ``.coder-tui/agents/*.yaml`` of a project.
 """
 
@@ -210,11 +210,11 @@ class AgentProfile(_Strict):
         )
 
 
-BUILTIN_PACKAGE = "coder_tui.agents"
+BUILTIN_RESOURCE = "data/agents"  # inside the coder_tui package, in a wheel as in a checkout
 
 
 def builtin_profile_files() -> list[Path]:
-    folder = resources.files(BUILTIN_PACKAGE)
+    folder = resources.files("coder_tui").joinpath(BUILTIN_RESOURCE)
     return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".yaml"))
 
 

@@ -9,9 +9,9 @@ the package itself.
 A template names **roles** (filled by launched agents, chosen by profile preference), a list of
 **steps** (an agent's turn, a parallel group of turns, or a human approval gate), the routing
 between them (``next`` rules with sandboxed jinja2 conditions) and **loops** that bound every
-cycle. Built-in templates ship in the wheel (``coder_tui/_builtin_templates``, the repository's
-top-level ``templates/`` folder in a checkout); users add or override them by name in
-``<config>/templates/*.yaml`` and in a project's ``.coder-tui/templates/*.yaml``.
+cycle. Built-in templates ship in the package (``coder_tui/data/templates/``); users add or
+override them by name in ``<config>/templates/*.yaml`` and in a project's
+``.coder-tui/templates/*.yaml``.
 
 Everything a user can get wrong is refused at load time with ``file:line: field: message``:
 YAML syntax, unknown or missing fields, unknown roles, ``goto``/``start``/loop steps that point

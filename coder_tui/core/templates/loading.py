@@ -10,7 +10,6 @@ from pathlib import Path
 
 import yaml
 
-import coder_tui
 from coder_tui import paths
 from coder_tui.core.templates.base import Loc
 from coder_tui.core.templates.checks import cross_field_issues
@@ -72,15 +71,12 @@ def load_template_file(path: Path, *, text: str | None = None) -> Template:
     return template.model_copy(update={"source": path})
 
 
-BUILTIN_RESOURCE = "_builtin_templates"  # inside the coder_tui package of an installed wheel
+BUILTIN_RESOURCE = "data/templates"  # inside the coder_tui package, in a wheel as in a checkout
 
 
 def _builtin_dir() -> Traversable | None:
-    packaged = resources.files("coder_tui").joinpath(BUILTIN_RESOURCE)
-    if packaged.is_dir():
-        return packaged
-    checkout = Path(coder_tui.__file__).resolve().parent.parent / "templates"
-    return checkout if checkout.is_dir() else None
+    folder = resources.files("coder_tui").joinpath(BUILTIN_RESOURCE)
+    return folder if folder.is_dir() else None
 
 
 def builtin_template_files() -> list[Traversable]:
