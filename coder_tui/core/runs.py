@@ -59,8 +59,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from coder_tui.core.channel import Channel, JsonlLog, fsync_dir, write_all
+from coder_tui.core.channel import Channel
 from coder_tui.core.faults import crash_point
+from coder_tui.core.storage import JsonlLog, fsync_dir, write_all
 
 RUN_FILE = "run.json"
 EVENTS_FILE = "events.jsonl"

@@ -17,7 +17,7 @@ Kinds of request (``RecordedRequest.kind``):
   ``other`` (model lists, probes, unknown routes).
 
 Wire facts seen with Claude Code 2.1.197 and 2.1.332, codex-cli 0.169.0 and 0.171.0 and Gemini
-CLI 0.61.0, beyond ``/work/shared/real-clis.md``:
+CLI 0.61.0:
 
 - Claude ``-p``: a single ``POST /v1/messages?beta=true`` per model turn (``stream: true``,
   about 25 tools, model ``claude-opus-4-8``), no title call. Interactive: one title side call

@@ -73,7 +73,7 @@ async def test_an_agent_with_an_adapter_from_the_test_tree(
     try:
         await agent.wait_for_status(AgentStatus.IDLE, within=15)
         assert not had_prompt(spec.events_file)  # only its start hook so far
-        proof = await agent.deliver("What is the weather?")
+        proof = (await agent.deliver("What is the weather?")).proof
         assert proof.how == "prompt hook"
         await wait_for(lambda: any(isinstance(e, TurnEnded) for e in events), 15)
         (turn,) = [e for e in events if isinstance(e, TurnEnded)]

@@ -1,6 +1,6 @@
 """A Textual widget that shows one TerminalSession and forwards keys, paste and mouse to it.
 
-Rendering is the hot path of the app, so it follows the rules in emulator-notes.md: output only
+Rendering is the hot path of the app, so it does no more than the screen changed: output only
 marks the pane dirty; at most FRAME_RATE times a second the pane reads the rows the emulator
 reports dirty, rebuilds those rows' Strips (cached per row), and refreshes only those lines.
 While the child holds synchronized output (?2026) the repaint waits, for at most SYNC_HOLD_MAX.
