@@ -82,14 +82,14 @@ def prepare(work: Path, server: FakeModelServer, proxy: RefusingProxy) -> Path:
 
 async def screenshot(project: Path, server: FakeModelServer) -> None:
     from coder_tui import paths
-    from coder_tui.commands import _profiles, _templates
+    from coder_tui.cli.common import known_profiles, known_templates
     from coder_tui.core.agents.events import ApprovalPolicy
     from coder_tui.core.agents.team import AgentRequest
     from coder_tui.core.runs import RunStore
     from coder_tui.headless import new_state
     from coder_tui.ui.app import CoderTuiApp
 
-    template = _templates(None)["review-fix"]
+    template = known_templates(None)["review-fix"]
     requests = [
         AgentRequest("reviewer", "claude"),
         AgentRequest("fixer", "codex", ApprovalPolicy.APPROVE_EDITS),
@@ -99,7 +99,7 @@ async def screenshot(project: Path, server: FakeModelServer) -> None:
     store = RunStore.create(paths.runs_dir(), new_state(template, inputs, project, requests))
     app = CoderTuiApp(
         agents=requests,
-        profiles=_profiles(None),
+        profiles=known_profiles(None),
         run_dir=store.run_dir,
         cwd=project,
         workflow=(template, store, False),

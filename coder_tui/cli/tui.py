@@ -1,26 +1,22 @@
-"""Command line of coder-tui.
-
-``coder-tui [--agents ...] [--cmd ...]`` opens the TUI; ``coder-tui doctor`` checks the agent
-CLIs; ``coder-tui hook`` is what agent CLIs call at each event. Errors a user can cause end in
-one clear message and exit code 2, before anything starts.
+"""``coder-tui [--agents ...] [--cmd ...]``: the main parser, and the TUI over plain commands
+and a session of agents. Nothing heavy is imported before the arguments are known to be
+right (``--help`` stays fast).
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coder_tui import __version__
+from coder_tui.cli.common import UsageError, fail
 
 if TYPE_CHECKING:
     from coder_tui.core.agents.profile import AgentProfile
     from coder_tui.core.agents.team import AgentRequest
-
-SUBCOMMANDS = {"doctor", "hook", "run", "resume", "runs", "replay", "templates", "demo"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,34 +74,27 @@ def parse_commands(raw: Sequence[str]) -> list[list[str]]:
         try:
             argv = shlex.split(text)
         except ValueError as exc:
-            raise SystemExit(_usage_error(f"--cmd {text!r}: {exc}")) from None
+            raise SystemExit(fail(f"--cmd {text!r}: {exc}")) from None
         if not argv:
-            raise SystemExit(_usage_error("--cmd needs a command, got an empty string"))
+            raise SystemExit(fail("--cmd needs a command, got an empty string"))
         commands.append(argv)
     return commands
 
 
-def _usage_error(message: str) -> int:
-    print(f"coder-tui: error: {message}", file=sys.stderr)
-    return 2
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] in SUBCOMMANDS:
-        return _subcommand(args_list[0], args_list[1:])
-    args = build_parser().parse_args(args_list)
+def main(argv: Sequence[str]) -> int:
+    """Open the TUI; the exit code says how its session (or run) ended."""
+    args = build_parser().parse_args(argv)
     commands = parse_commands(args.cmd)
     cwd = Path(args.cwd).resolve() if args.cwd else Path.cwd()
     if not cwd.is_dir():
-        return _usage_error(f"--cwd {args.cwd}: no such folder")
+        return fail(f"--cwd {args.cwd}: no such folder")
     agents: list[AgentRequest] = []
     profiles: dict[str, AgentProfile] = {}
     if args.agents:
         try:
             agents, profiles = _agent_requests(args)
-        except ValueError as exc:
-            return _usage_error(str(exc))
+        except UsageError as exc:
+            return fail(str(exc))
     if not commands and not agents:
         from coder_tui.core.session import default_shell
 
@@ -129,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         app.kill_sessions_now()
     if host is None:
         return app.return_code or 0
-    from coder_tui.commands import finished
+    from coder_tui.cli.common import finished
 
     outcome = finished(host.store.state)
     return app.return_code or outcome
@@ -138,44 +127,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _agent_requests(
     args: argparse.Namespace,
 ) -> tuple[list[AgentRequest], dict[str, AgentProfile]]:
-    from coder_tui.commands import UsageError, apply_agent_options
-    from coder_tui.core.agents.profile import load_profiles
+    from coder_tui.cli.common import apply_agent_options, known_profiles
     from coder_tui.core.agents.team import parse_agent_list
-    from coder_tui.core.yamlfile import ConfigError
 
+    profiles = known_profiles()
     try:
-        profiles = load_profiles()
-    except ConfigError as exc:
-        raise ValueError(f"broken agent profile:\n{exc}") from None
-    requests = parse_agent_list(args.agents, profiles)
-    try:
-        requests = apply_agent_options(requests, args.policy, args.skip_approvals)
-    except UsageError as exc:
-        raise ValueError(str(exc)) from None
-    return requests, profiles
-
-
-def _subcommand(name: str, argv: list[str]) -> int:
-    if name == "doctor":
-        from coder_tui.doctor import main as doctor_main
-
-        return doctor_main(argv)
-    if name == "hook":
-        from coder_tui.hook import main as hook_main
-
-        return hook_main(argv)
-    from coder_tui import commands
-
-    handlers = {
-        "run": commands.run_main,
-        "resume": commands.resume_main,
-        "runs": commands.runs_main,
-        "replay": commands.replay_main,
-        "templates": commands.templates_main,
-        "demo": commands.demo_main,
-    }
-    return handlers[name](argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        requests = parse_agent_list(args.agents, profiles)
+    except ValueError as exc:  # AgentListError: says which profiles exist
+        raise UsageError(str(exc)) from None
+    return apply_agent_options(requests, args.policy, args.skip_approvals), profiles
