@@ -3,8 +3,9 @@
 ``coder-tui [--agents ...] [--cmd ...]`` opens the TUI (``tui``); ``coder-tui doctor`` checks
 the agent CLIs; ``coder-tui hook`` is what agent CLIs call at each event (it must start fast,
 so nothing but the standard library is imported on its way); the workflow commands are
-``run``, ``resume``, ``runs``, ``replay``, ``templates`` and ``demo``. Errors a user can cause
-end in one clear message and exit code 2, before anything starts.
+``run``, ``resume``, ``runs``, ``replay``, ``templates`` and ``demo``; ``config`` shows the
+user's settings. Errors a user can cause end in one clear message and exit code 2, before
+anything starts.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 # Subcommands with a module of their own in this package; doctor and hook live outside it.
-_MODULES = ("run", "resume", "runs", "replay", "templates", "demo")
+_MODULES = ("run", "resume", "runs", "replay", "templates", "demo", "config")
 SUBCOMMANDS = {"doctor", "hook", *_MODULES}
 
 

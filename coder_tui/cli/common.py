@@ -1,5 +1,6 @@
-"""What the subcommands share: the usage-error exit, loading templates and profiles as usage
-errors, the --policy/--skip-approvals rule, and showing a run host headless or in the TUI.
+"""What the subcommands share: the usage-error exit, loading templates, profiles and the user's
+config.yaml as usage errors, the --policy/--skip-approvals rule, and showing a run host
+headless or in the TUI.
 
 Only the standard library and light core modules are imported at the top: the main parser
 imports this module, and ``coder-tui --help`` should not pay for pydantic, Rich or Textual.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from coder_tui.core.agents.events import ApprovalPolicy
 if TYPE_CHECKING:
     from coder_tui.core.agents.profile import AgentProfile
     from coder_tui.core.agents.team import AgentRequest
+    from coder_tui.core.config import UserConfig
     from coder_tui.core.host import RunHost
     from coder_tui.core.runs import RunState
     from coder_tui.core.templates import Template
@@ -55,12 +57,35 @@ def known_profiles(project: Path | None = None) -> dict[str, AgentProfile]:
         raise UsageError(f"broken agent profile:\n{exc}") from None
 
 
+def user_config() -> UserConfig:
+    """The user's config.yaml (defaults when there is none). A mistake in it, a keymap entry
+    naming no binding among them, is a usage error naming file, line and field."""
+    from coder_tui.core.config import load_config
+    from coder_tui.core.yamlfile import ConfigError
+    from coder_tui.ui.bindings import keymap_issues
+
+    try:
+        return load_config(check_keymap=keymap_issues)
+    except ConfigError as exc:
+        raise UsageError(f"broken config file:\n{exc}") from None
+
+
 def apply_agent_options(
-    requests: list[AgentRequest], policies: Sequence[str], skips: Sequence[str]
+    requests: list[AgentRequest],
+    policies: Sequence[str],
+    skips: Sequence[str],
+    config: UserConfig | None = None,
 ) -> list[AgentRequest]:
-    """--policy NAME=MODE (NAME ``all``: every agent; later ones win) and --skip-approvals."""
+    """--policy NAME=MODE (NAME ``all``: every agent; later ones win) and --skip-approvals.
+    ``config``'s policies come first (an agent's own entry over ``all``): --policy overrides
+    them, and an entry for an agent the session does not have is no mistake."""
     names = {r.name for r in requests}
     chosen: dict[str, ApprovalPolicy] = {}
+    if config is not None:
+        for name in names:
+            configured = config.policy_for(name)
+            if configured is not None:
+                chosen[name] = configured
     for item in policies:
         name, _, mode = item.partition("=")
         targets = names if name == "all" else {name}
@@ -86,9 +111,17 @@ def gates_mode(args: argparse.Namespace) -> str:
     return "approve" if args.approve_gates else "reject" if args.reject_gates else "fail"
 
 
-def launch(host: RunHost, *, headless: bool, gates: str = "fail", resume: bool = False) -> int:
-    """Show the host's session headless or in the TUI; the exit code says how its run ended
-    (0: succeeded, or a session without a template closed normally)."""
+def launch(
+    host: RunHost,
+    *,
+    headless: bool,
+    gates: str = "fail",
+    resume: bool = False,
+    keymap: Mapping[str, str] | None = None,
+) -> int:
+    """Show the host's session headless or in the TUI (with the user's ``keymap``); the exit
+    code says how its run ended (0: succeeded, or a session without a template closed
+    normally)."""
     if headless:
         import asyncio
 
@@ -106,7 +139,7 @@ def launch(host: RunHost, *, headless: bool, gates: str = "fail", resume: bool =
     prepare_textual_environment()
     from coder_tui.ui.app import CoderTuiApp
 
-    app = CoderTuiApp(host=host, cwd=Path(host.state.cwd))
+    app = CoderTuiApp(host=host, cwd=Path(host.state.cwd), keymap=keymap)
     try:
         app.run()
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coder_tui import paths
-from coder_tui.cli.common import UsageError, fail, known_profiles, known_templates
+from coder_tui.cli.common import UsageError, fail, known_profiles, known_templates, user_config
 from coder_tui.cli.run import start_run
 from coder_tui.core.agents.events import ApprovalPolicy
 from coder_tui.core.agents.team import AgentRequest
@@ -118,11 +118,15 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _demo(work: Path, *, headless: bool) -> int:
+    """The demo's own agents and policies; config.yaml only gives the TUI its keymap."""
     try:
+        keymap = {} if headless else user_config().keymap
         template, inputs, requests, profiles, project = prepare_demo(work)
     except UsageError as exc:
         return fail(str(exc))
-    return start_run(template, inputs, requests, profiles, project, headless=headless)
+    return start_run(
+        template, inputs, requests, profiles, project, headless=headless, keymap=keymap
+    )
 
 
 def prepare_demo(

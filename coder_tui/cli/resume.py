@@ -14,6 +14,7 @@ from coder_tui.cli.common import (
     known_profiles,
     known_templates,
     launch,
+    user_config,
 )
 
 
@@ -39,7 +40,10 @@ def main(argv: Sequence[str]) -> int:
     if live in (RunStatus.RUNNING, RunStatus.PAUSED) and not released(state):
         return fail(f"run {state.run_id} is still {live} in process {state.pid}")
     template = None
+    keymap: dict[str, str] = {}
     try:
+        if not args.headless:
+            keymap = user_config().keymap
         project = paths.project_dir(Path(state.cwd))
         if state.template:
             template = known_templates(project).get(state.template)
@@ -57,4 +61,4 @@ def main(argv: Sequence[str]) -> int:
         startup_timeout=60.0 if args.headless else None, starts_agents=args.headless
     )
     host = RunHost.resumed(store, profiles, template, options=options)
-    return launch(host, headless=args.headless, gates=gates_mode(args), resume=True)
+    return launch(host, headless=args.headless, gates=gates_mode(args), resume=True, keymap=keymap)

@@ -7,7 +7,7 @@ and exit code 2 before any agent starts.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,7 @@ from coder_tui.cli.common import (
     known_profiles,
     known_templates,
     launch,
+    user_config,
 )
 from coder_tui.core.agents.team import AgentListError, AgentRequest, parse_agent_list
 
@@ -29,7 +30,10 @@ if TYPE_CHECKING:
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="coder-tui run", description="Run a workflow template.")
+    parser = argparse.ArgumentParser(
+        prog="coder-tui run",
+        description="Run a workflow template. config.yaml's policies apply under --policy.",
+    )
     parser.add_argument("template", help="template name (see `coder-tui templates`)")
     parser.add_argument("--task", help="the task (the template's `task` input)")
     parser.add_argument("--input", action="append", default=[], metavar="NAME=VALUE")
@@ -48,6 +52,7 @@ def main(argv: Sequence[str]) -> int:
         cwd = Path(args.cwd).resolve() if args.cwd else Path.cwd()
         if not cwd.is_dir():
             raise UsageError(f"--cwd {args.cwd}: no such folder")
+        config = user_config()
         project = paths.project_dir(cwd)
         templates = known_templates(project)
         template = templates.get(args.template)
@@ -62,7 +67,7 @@ def main(argv: Sequence[str]) -> int:
             if args.agents
             else agents_for_roles(template, profiles)
         )
-        requests = apply_agent_options(requests, args.policy, args.skip_approvals)
+        requests = apply_agent_options(requests, args.policy, args.skip_approvals, config)
         from coder_tui.core.operator import assign_roles
 
         assign_roles(template, {r.name: r.profile for r in requests})
@@ -73,7 +78,14 @@ def main(argv: Sequence[str]) -> int:
             return fail(str(exc))
         raise
     return start_run(
-        template, inputs, requests, profiles, cwd, headless=args.headless, gates=gates_mode(args)
+        template,
+        inputs,
+        requests,
+        profiles,
+        cwd,
+        headless=args.headless,
+        gates=gates_mode(args),
+        keymap=config.keymap,
     )
 
 
@@ -130,8 +142,10 @@ def start_run(
     headless: bool,
     gates: str = "fail",
     extra_args: dict[str, list[str]] | None = None,
+    keymap: Mapping[str, str] | None = None,
 ) -> int:
-    """Create the run's host (its folder and run.json) and show it headless or in the TUI."""
+    """Create the run's host (its folder and run.json) and show it headless or in the TUI
+    (with the user's ``keymap``)."""
     from coder_tui.core.host import HostOptions, RunHost
 
     options = HostOptions(
@@ -142,4 +156,4 @@ def start_run(
     host = RunHost.new(
         paths.runs_dir(), cwd, requests, profiles, template=template, inputs=inputs, options=options
     )
-    return launch(host, headless=headless, gates=gates)
+    return launch(host, headless=headless, gates=gates, keymap=keymap)
