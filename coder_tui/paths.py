@@ -27,6 +27,11 @@ def config_dir() -> Path:
     return override / "config" if override else user_config_path(APP_NAME)
 
 
+def config_file() -> Path:
+    """The user's settings (keymap, default agents, policies); missing means the defaults."""
+    return config_dir() / "config.yaml"
+
+
 def state_dir() -> Path:
     """Run folders and other state the app writes."""
     override = home_override()

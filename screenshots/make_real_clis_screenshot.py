@@ -82,13 +82,13 @@ def prepare(work: Path, server: FakeModelServer, proxy: RefusingProxy) -> Path:
 
 async def screenshot(project: Path, server: FakeModelServer) -> None:
     from coder_tui import paths
-    from coder_tui.commands import _profiles, _templates
+    from coder_tui.cli.common import known_profiles, known_templates
     from coder_tui.core.agents.events import ApprovalPolicy
     from coder_tui.core.agents.team import AgentRequest
     from coder_tui.core.host import HostOptions, RunHost
     from coder_tui.ui.app import CoderTuiApp
 
-    template = _templates(None)["review-fix"]
+    template = known_templates(None)["review-fix"]
     requests = [
         AgentRequest("reviewer", "claude"),
         AgentRequest("fixer", "codex", ApprovalPolicy.APPROVE_EDITS),
@@ -99,7 +99,7 @@ async def screenshot(project: Path, server: FakeModelServer) -> None:
         paths.runs_dir(),
         project,
         requests,
-        _profiles(None),
+        known_profiles(None),
         template=template,
         inputs=inputs,
         options=HostOptions.for_tui(),

@@ -120,7 +120,7 @@ async def agents_screenshot() -> None:
 async def workflow_screenshot() -> None:
     """The demo's Review-Fix run, caught while the fixer works on the review."""
     from coder_tui import paths
-    from coder_tui.commands import prepare_demo
+    from coder_tui.cli.demo import prepare_demo
     from coder_tui.core.host import HostOptions, RunHost
     from coder_tui.ui.app import CoderTuiApp
 

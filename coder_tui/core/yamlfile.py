@@ -6,14 +6,17 @@ enough, so each pydantic error location is mapped back to the YAML node it came 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+# A problem found after validation, at a field's location: (("keymap", "pane.next"), "...").
+Issue: TypeAlias = tuple[Sequence[str | int], str]
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,18 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def load_yaml_model(path: Path, model: type[ModelT], *, text: str | None = None) -> ModelT:
-    """Parse ``path`` and validate it as ``model``; raise ConfigError naming file/line/field."""
+def load_yaml_model(
+    path: Path,
+    model: type[ModelT],
+    *,
+    text: str | None = None,
+    check: Callable[[ModelT], Iterable[Issue]] | None = None,
+) -> ModelT:
+    """Parse ``path`` and validate it as ``model``; raise ConfigError naming file/line/field.
+
+    ``check`` finds what the model alone cannot know (a name another module defines); each
+    issue it returns is located like a validation error.
+    """
     if text is None:
         try:
             text = path.read_text(encoding="utf-8")
@@ -60,11 +73,23 @@ def load_yaml_model(path: Path, model: type[ModelT], *, text: str | None = None)
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(path, 1, "", "expected a mapping at the top level")])
     try:
-        return model.model_validate(data)
+        value = model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(
             [_problem(path, node, err) for err in exc.errors(include_url=False)]
         ) from None
+    issues = list(check(value)) if check is not None else []
+    if issues:
+        raise ConfigError([_issue_problem(path, node, loc, message) for loc, message in issues])
+    return value
+
+
+def _issue_problem(
+    path: Path, root: yaml.Node | None, loc: Sequence[str | int], message: str
+) -> ConfigProblem:
+    node, _ = _locate(root, list(loc))
+    line = node.start_mark.line + 1 if node is not None else None
+    return ConfigProblem(path, line, ".".join(str(part) for part in loc), message)
 
 
 def _problem(path: Path, root: yaml.Node | None, err: Any) -> ConfigProblem:

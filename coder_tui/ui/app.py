@@ -3,7 +3,9 @@
 Keys are split in two worlds. Inside a focused pane every key belongs to the child, except the
 one key that leaves the pane (``ctrl+]``, which no agent CLI uses) and ``ctrl+q``. Outside a
 pane ("navigation"), plain keys move the selection, maximise, enter a pane, answer an agent's
-approval prompt, change its approval policy, restart it, or quit.
+approval prompt, change its approval policy, restart it, or quit. Those are the default keys:
+every binding comes from ``coder_tui.ui.bindings`` with an id, and the user's keymap
+(config.yaml) moves any of them.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ import gc
 import math
 import os
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App, ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.color import Color
 from textual.containers import Grid
 from textual.message import Message
@@ -47,7 +49,8 @@ from coder_tui.core.host import (
 from coder_tui.core.session import TerminalSession
 from coder_tui.core.templates import load_templates
 from coder_tui.core.yamlfile import ConfigError
-from coder_tui.ui.commands import CoderTuiCommands
+from coder_tui.ui.bindings import check_keymap, key_label, textual_bindings, textual_keymap
+from coder_tui.ui.palette import CoderTuiCommands
 from coder_tui.ui.screens.template_picker import PickResult, TemplatePicker
 from coder_tui.ui.widgets.agent_status import StatusBar, status_content
 from coder_tui.ui.widgets.channel_view import ChannelView
@@ -57,7 +60,6 @@ from coder_tui.ui.widgets.terminal_pane import TerminalPane
 if TYPE_CHECKING:  # the type only: front ends reach runs through the host
     from coder_tui.core.operator import Operator
 
-LEAVE_PANE_KEY = "ctrl+right_square_bracket"
 POLICY_CYCLE = [ApprovalPolicy.ASK, ApprovalPolicy.APPROVE_EDITS, ApprovalPolicy.APPROVE_ALL]
 
 
@@ -109,27 +111,7 @@ class RunChanged(Message):
 class PanesScreen(Screen[None]):
     """The main screen: every pane in a grid, the channel, the status bar and the keys."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("right,down,tab", "select(1)", "Next pane", show=False),
-        Binding("left,up,shift+tab", "select(-1)", "Previous pane", show=False),
-        Binding("enter,i", "enter_pane", "Enter pane"),
-        Binding("1", "enter_pane(0)", "Go to pane", key_display="1-9"),
-        *(Binding(str(n), f"enter_pane({n - 1})", show=False) for n in range(2, 10)),
-        Binding("m,z", "toggle_maximize", "Maximise"),
-        Binding("a", "approve", "Approve"),
-        Binding("A", "approve(True)", "Approve always", show=False),
-        Binding("d", "deny", "Deny"),
-        Binding("o", "cycle_policy", "Policy"),
-        Binding("r", "restart", "Restart"),
-        Binding("c", "focus_channel", "Channel"),
-        Binding("p", "app.toggle_pause", "Pause/resume"),
-        Binding("n", "app.step_once", "One step"),
-        Binding("g", "app.answer_gate(True)", "Gate: approve"),
-        Binding("G", "app.answer_gate(False)", "Gate: reject"),
-        Binding("x", "app.cancel_run", "Cancel run"),
-        Binding("t", "pick_template", "Templates"),
-        Binding("q", "quit_app", "Quit"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = textual_bindings("panes")
 
     # Closing a popup (picker, palette) returns to where the user was: in navigation, nothing
     # gets focus (Textual would otherwise put it into the first pane).
@@ -244,8 +226,17 @@ class PanesScreen(Screen[None]):
         if status_bar is not None:
             selected = self.selected_agent()
             numbered = [(i + 1, e.agent) for i, e in enumerate(self.entries) if e.agent is not None]
-            status_bar.show(numbered, selected.name if selected else None)
+            status_bar.show(numbered, selected.name if selected else None, self._approval_hint())
         self.refresh_bindings()
+
+    def _approval_hint(self) -> str:
+        """What to press to answer a prompt, in the keys the user has."""
+        app = self.app
+        keymap = app.keymap if isinstance(app, CoderTuiApp) else {}
+        leave, approve, deny = (
+            key_label(name, keymap) for name in ("pane.leave", "agent.approve", "agent.deny")
+        )
+        return f"{leave} then {approve} approve · {deny} deny"
 
     # --- navigation ----------------------------------------------------------------------------
 
@@ -331,7 +322,10 @@ class PanesScreen(Screen[None]):
         if not isinstance(app, CoderTuiApp):
             return
         if app.run_in_progress:
-            self.notify("a workflow is already running: cancel it (x) first", severity="warning")
+            cancel = key_label("run.cancel", app.keymap)
+            self.notify(
+                f"a workflow is already running: cancel it ({cancel}) first", severity="warning"
+            )
             return
         try:
             templates = load_templates(paths.project_dir(app.cwd))
@@ -365,10 +359,7 @@ class CoderTuiApp(App[None]):
 
     TITLE = "coder-tui"
     COMMANDS = App.COMMANDS | {CoderTuiCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(LEAVE_PANE_KEY, "leave_pane", "Leave pane", key_display="^]", priority=True),
-        Binding("ctrl+q", "quit", "Quit", key_display="^q", priority=True, show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = textual_bindings("app")
 
     def __init__(
         self,
@@ -378,8 +369,14 @@ class CoderTuiApp(App[None]):
         labels: Sequence[str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
         env: dict[str, str] | None = None,
+        keymap: Mapping[str, str] | None = None,
     ) -> None:
+        """``keymap``: binding id -> key (config.yaml's); an id no binding has, or a key two
+        bindings would share, raises KeymapError before anything starts."""
         super().__init__()
+        self.keymap = dict(keymap or {})
+        check_keymap(self.keymap)
+        self.set_keymap(textual_keymap(self.keymap))
         self.host = host
         self.commands = [list(c) for c in commands]
         self.labels = list(labels) if labels else [command_label(c) for c in self.commands]

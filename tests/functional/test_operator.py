@@ -218,7 +218,7 @@ def mini_review_host(work: Path, options: Any = None) -> Any:
     """A host of the mini-review template over the project's fake agents, with the options
     of ``RUN_ARGS`` (headless unless ``options`` say otherwise)."""
     from coder_tui import paths
-    from coder_tui.commands import apply_agent_options
+    from coder_tui.cli.common import apply_agent_options
     from coder_tui.core.agents.profile import load_profiles
     from coder_tui.core.agents.team import parse_agent_list
     from coder_tui.core.host import HostOptions, RunHost
@@ -350,7 +350,7 @@ async def test_resume_in_the_tui_after_kill_9_finishes_the_run(tmp_path: Path) -
     sessions and the operator continues the step in flight."""
     import asyncio
 
-    from coder_tui.commands import _profiles, _templates
+    from coder_tui.cli.common import known_profiles, known_templates
     from coder_tui.core.agents.team import had_prompt
     from coder_tui.core.host import HostOptions, RunHost
     from coder_tui.core.runs import RunStatus, RunStore
@@ -362,11 +362,13 @@ async def test_resume_in_the_tui_after_kill_9_finishes_the_run(tmp_path: Path) -
     store = RunStore.open(run_dir)
     assert store.status is RunStatus.CRASHED
     project_dir = work / ".coder-tui"
-    template = _templates(project_dir)["mini-review"]
+    template = known_templates(project_dir)["mini-review"]
     # Only an agent that had taken a prompt has a session to resume; the others start afresh.
     prompted = {name for name in requests_names(store) if had_prompt(agent_events(run_dir, name))}
     assert prompted and prompted != set(requests_names(store))
-    host = RunHost.resumed(store, _profiles(project_dir), template, options=HostOptions.for_tui())
+    host = RunHost.resumed(
+        store, known_profiles(project_dir), template, options=HostOptions.for_tui()
+    )
     app = CoderTuiApp(host=host)
     async with app.run_test(size=(160, 45)):
         await wait_for(lambda: store.state.status is RunStatus.SUCCEEDED, 60)
@@ -415,7 +417,7 @@ async def test_quitting_the_tui_mid_run_leaves_it_resumable(tmp_path: Path) -> N
     """Quit while the reviewer works: the run is kept as paused (not failed or cancelled, no
     failure posted for the agents the quit stops), and `coder-tui resume` finishes it."""
     from coder_tui import paths
-    from coder_tui.commands import _profiles, _templates
+    from coder_tui.cli.common import known_profiles, known_templates
     from coder_tui.core.agents.events import ApprovalPolicy
     from coder_tui.core.agents.team import AgentRequest
     from coder_tui.core.host import HostOptions, RunHost
@@ -424,7 +426,7 @@ async def test_quitting_the_tui_mid_run_leaves_it_resumable(tmp_path: Path) -> N
     os.environ["FAKE_AGENT_STATE_DIR"] = str(tmp_path / "fake-state")
     work = project(tmp_path, delay=3.0)
     project_dir = work / ".coder-tui"
-    template = _templates(project_dir)["mini-review"]
+    template = known_templates(project_dir)["mini-review"]
     requests = [
         AgentRequest("reviewer", "rev"),
         AgentRequest("fixer", "fix", ApprovalPolicy.APPROVE_EDITS),
@@ -433,7 +435,7 @@ async def test_quitting_the_tui_mid_run_leaves_it_resumable(tmp_path: Path) -> N
         paths.runs_dir(),
         work,
         requests,
-        _profiles(project_dir),
+        known_profiles(project_dir),
         template=template,
         inputs={"task": "calc.py"},
         options=HostOptions.for_tui(),

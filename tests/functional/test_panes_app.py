@@ -150,6 +150,46 @@ async def test_leave_key_enters_navigation_and_keys_stop_reaching_the_child(
         assert pane(app, 0).has_focus
 
 
+async def test_keys_moved_by_the_users_keymap(tmp_path: Path) -> None:
+    """config.yaml's keymap, loaded as the CLI does: the new keys work, the old ones do not
+    (the old leave key goes to the child like any other key), and hints show the new keys."""
+    from coder_tui import paths
+    from coder_tui.core.config import load_config
+    from coder_tui.ui.bindings import keymap_issues
+    from coder_tui.ui.screens.template_picker import TemplatePicker
+
+    paths.config_dir().mkdir(parents=True)
+    paths.config_file().write_text(
+        "keymap:\n  pane.leave: ctrl+g\n  run.pick_template: f2\n  agent.approve: y\n"
+    )
+    log = tmp_path / "a.log"
+    app = CoderTuiApp([recorder(log)], keymap=load_config(check_keymap=keymap_issues).keymap)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await shows(pane(app, 0), "READY")
+        await pilot.press("ctrl+right_square_bracket")  # no longer the leave key
+        await got(log, b"\x1d")
+        assert pane(app, 0).has_focus
+        await pilot.press("ctrl+g")
+        assert app.focused is None
+        assert b"\x07" not in received(log)
+        await pilot.press("t")  # no longer the template picker's key
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, PanesScreen)
+        assert screen._approval_hint() == "^g then y approve · d deny"
+        await pilot.press("f2")
+        await wait_for(lambda: isinstance(app.screen, TemplatePicker))
+        await pilot.press("escape")
+        await wait_for(lambda: app.screen is screen)
+
+
+def test_a_keymap_naming_no_binding_stops_the_app_before_it_starts() -> None:
+    from coder_tui.ui.bindings import KeymapError
+
+    with pytest.raises(KeymapError, match=r"keymap: pane.nxt: unknown binding id \(known ids: "):
+        CoderTuiApp([["true"]], keymap={"pane.nxt": "j"})
+
+
 async def test_maximise_shows_one_pane_and_restores(tmp_path: Path) -> None:
     app = CoderTuiApp([recorder(tmp_path / "a.log"), recorder(tmp_path / "b.log")])
     async with app.run_test(size=(120, 30)) as pilot:

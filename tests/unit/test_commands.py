@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from coder_tui.commands import UsageError, parse_inputs
+from coder_tui.cli.common import UsageError
+from coder_tui.cli.run import parse_inputs
 from coder_tui.core.templates import Template
 
 TEMPLATE = Template.model_validate(

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.events import Key
@@ -32,6 +32,7 @@ from coder_tui.core.templates import (
     fill_roles,
     resolve_inputs,
 )
+from coder_tui.ui.bindings import textual_bindings
 
 UNFILLABLE = "no launched agent can fill this role"
 CATEGORY_ORDER = {category: index for index, category in enumerate(Category)}
@@ -70,10 +71,7 @@ def _form_id(template: Template) -> str:
 class TemplatePicker(ModalScreen[PickResult | None]):
     """A searchable list of templates, the highlighted one's details and its inputs' form."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "start", "Start", key_display="^s"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = textual_bindings("picker")
 
     DEFAULT_CSS = """
     TemplatePicker { align: center middle; }

@@ -58,8 +58,14 @@ class StatusBar(Static):
     }
     """
 
-    def show(self, agents: list[tuple[int, Agent]], selected: str | None) -> None:
-        """``agents`` pairs each agent with its pane number (the key that enters it)."""
+    def show(
+        self,
+        agents: list[tuple[int, Agent]],
+        selected: str | None,
+        approval_hint: str,
+    ) -> None:
+        """``agents`` pairs each agent with its pane number (the key that enters it);
+        ``approval_hint`` says which keys answer a prompt (the user's keymap may move them)."""
         parts: list[Content | tuple[str, str] | str] = []
         for position, (number, agent) in enumerate(agents):
             if position:
@@ -70,5 +76,5 @@ class StatusBar(Static):
         waiting = [a.name for _, a in agents if a.status is AgentStatus.NEEDS_APPROVAL]
         if waiting:
             parts.append((f"   {', '.join(waiting)}: ", "bold"))
-            parts.append(("^] then a approve · d deny", "bold $error"))
+            parts.append((approval_hint, "bold $error"))
         self.update(Content.assemble(*parts))

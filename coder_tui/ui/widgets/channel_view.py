@@ -4,11 +4,12 @@ say something: ``@agent text`` goes to that agent, anything else is guidance for
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 
 from rich.markdown import Markdown
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
@@ -16,6 +17,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
 from coder_tui.core.channel import ChannelMessage, MessageKind
+from coder_tui.ui.bindings import key_label, textual_bindings
 
 AUTHOR_STYLES = ["$primary", "$secondary", "$accent", "$success", "$warning"]
 FIXED_STYLES = {"user": "bold $text", "operator": "italic $text-muted", "system": "bold $error"}
@@ -26,7 +28,7 @@ class MessageView(Vertical, can_focus=True):
     """One channel message: a header (time, author, target, step) and its text. Fenced code
     blocks are shown highlighted; a long message is folded until expanded (enter or click)."""
 
-    BINDINGS = [Binding("enter,space", "toggle_fold", "Expand / fold", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = textual_bindings("channel")
 
     DEFAULT_CSS = """
     MessageView { height: auto; padding: 0 0; }
@@ -72,7 +74,8 @@ class MessageView(Vertical, can_focus=True):
             hidden = len(lines) - FOLD_LINES
             if text.count("```") % 2:
                 text += "\n```"  # close a code block cut by the fold
-        fold_note = f"\n… {hidden} more lines (enter to expand)" if hidden else ""
+        expand = key_label("channel.fold", getattr(self.app, "keymap", {}))
+        fold_note = f"\n… {hidden} more lines ({expand} to expand)" if hidden else ""
         if "```" in text and self.message.kind is not MessageKind.PROMPT:
             return Markdown(
                 text + (f"\n\n*{fold_note.strip()}*" if hidden else ""), code_theme="monokai"
