@@ -60,7 +60,7 @@ def read_payload(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
     return value, None
 
 
-def event_name(kind: str, payload: dict[str, Any]) -> str:
+def event_name(payload: dict[str, Any]) -> str:
     """The event's name in the CLI's own vocabulary (Stop, AfterAgent, agent-turn-complete)."""
     name = payload.get("hook_event_name") or payload.get("type") or "unknown"
     return str(name)
@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ts": time.time(),
         "agent": args.agent,
         "kind": args.kind,
-        "event": event_name(args.kind, payload),
+        "event": event_name(payload),
         "payload": payload,
     }
     if error or args.adapter_error:
