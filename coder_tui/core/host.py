@@ -149,6 +149,7 @@ class RunHost:
         self.start_failure: tuple[str, str] | None = None  # (agent, why) when run() could not
         self._listeners: list[Callable[[HostEvent], None]] = []
         self._stopping = False
+        self._restarting: set[str] = set()  # agents whose exit is the restart's own doing
         self._cancel_requested = False
         self._run_task: asyncio.Task[RunStatus | None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -283,7 +284,9 @@ class RunHost:
                 kind=MessageKind.SYSTEM,
                 meta={"approval": verdict, "by": event.by},
             )
-        elif isinstance(event, AgentExited) and not self._stopping:
+        elif isinstance(event, AgentExited) and not (
+            self._stopping or event.agent in self._restarting
+        ):
             # (Exits caused by stopping the session are not news for the run's channel.)
             channel.post("system", f"{event.agent} {event.description}", kind=MessageKind.SYSTEM)
             self.store.event(
@@ -301,7 +304,11 @@ class RunHost:
     async def restart(self, name: str) -> Agent:
         """Stop agent ``name`` and start it afresh (a new CLI session) in its place."""
         old = self.agents[name]
-        await old.stop()
+        self._restarting.add(name)
+        try:
+            await old.stop()
+        finally:
+            self._restarting.discard(name)
         request = replace(self.requests[name], policy=old.policy)
         record = self.state.agents.get(name)
         if record is not None:

@@ -125,6 +125,11 @@ async def test_policy_key_and_restart(tmp_path: Path, scripted_profile: None) ->
         # The restarted agent works, and its edits are now approved by policy.
         await pilot.press("enter", *"create it", "enter")
         await wait_for(lambda: (tmp_path / "work" / "approved.txt").exists(), 10)
+        # The channel says the agent was restarted, not that it "exited" (the restart did that).
+        assert app.channel is not None
+        posted = [m.text for m in app.channel.messages if m.author == "system"]
+        assert "solo was restarted" in posted
+        assert not [text for text in posted if "exited" in text or "killed" in text], posted
 
 
 async def test_a_session_without_a_template_is_a_run_that_resumes_on_its_cli_sessions(
