@@ -568,10 +568,10 @@ class CoderTuiApp(App[None]):
     async def action_quit(self) -> None:
         """Quit only after every child's process group is gone. A run in progress is left
         resumable: the host stops its operator first, so the agents' exits are not failures."""
-        await self._leave()
+        await self.close_sessions()
         self.exit()
 
-    async def _leave(self) -> None:
+    async def close_sessions(self) -> None:
         """End the host's session (it records where the run stands), then the plain panes."""
         if self.host is not None:
             await self.host.stop()
@@ -580,7 +580,7 @@ class CoderTuiApp(App[None]):
     async def on_unmount(self) -> None:
         """However the app ends (quit key, an exception, a test driver leaving), no child
         outlives it: agents still running are stopped their polite way, then killed."""
-        await self._leave()
+        await self.close_sessions()
 
     def kill_sessions_now(self) -> None:
         """Last resort after the loop stopped (a crash): no child may outlive the app."""
