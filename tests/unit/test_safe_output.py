@@ -100,3 +100,25 @@ def test_an_error_message_quoting_a_file_is_printed_inert(
 ) -> None:
     assert fail(f"bad template: {HOSTILE}") == 2
     assert_inert(capsys.readouterr().err)
+
+
+def test_templates_lists_a_project_template_inert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cloned project's template file is not trusted to drive the terminal either."""
+    from coder_tui.cli import templates
+
+    folder = tmp_path / ".coder-tui" / "templates"
+    folder.mkdir(parents=True)
+    (folder / "hostile.yaml").write_text(
+        "name: hostile\n"
+        'title: "Title\\e]0;pwned\\a [/tmp/calc.py] [bold red]x[/] \\x9b2J"\n'
+        "category: review\n"
+        "description: d\n"
+        "roles: {reviewer: {prefer: [claude]}}\n"
+        "steps: [{id: review, role: reviewer, prompt: hi}]\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "400")
+    assert templates.main([]) == 0
+    assert_inert(capsys.readouterr().out)
