@@ -85,7 +85,7 @@ async def run_headless(
     state = host.state
     printer = ChannelPrinter(console)
     if resume:
-        console.rule(f"resuming {state.run_id}: what was said before")
+        console.rule(inert_text(f"resuming {state.run_id}: what was said before"))
         for message in host.channel.messages:
             printer(message)
         console.rule("resumed")
@@ -115,7 +115,7 @@ async def run_headless(
         if agent is not None:
             screen = "\n".join(line for line in agent.screen_lines() if line.strip())
             console.print(inert_text(screen[-2000:]))
-        console.print(f"the run is kept: `coder-tui resume {state.run_id}` goes on")
+        console.print(inert_text(f"the run is kept: `coder-tui resume {state.run_id}` goes on"))
         return 1
     print_summary(console, host.store)
     return 0 if status is RunStatus.SUCCEEDED else 1
