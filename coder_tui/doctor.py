@@ -31,6 +31,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from coder_tui.core.safe_text import terminal_safe
+
 if TYPE_CHECKING:
     from coder_tui.core.agents.profile import AgentProfile
 
@@ -452,6 +454,12 @@ class _Console(Console):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+def _shown(text: str, style: str = "") -> Text:
+    """Profile text, file errors quoting a file, a CLI's answer: printed as they read, their
+    control characters as visible escapes (a version's colours are stripped before)."""
+    return Text(terminal_safe(text), style=style)
+
+
 _AGENT_STYLE = {"ready": "green", "untested": "yellow", "missing": "yellow", "broken": "red"}
 _CHECK_STYLE = {"ok": "green", "warning": "yellow", "problem": "bold red", "info": "dim"}
 
@@ -466,7 +474,7 @@ def render(
     if config_errors:
         console.print(Text("Broken profile files:", style="bold red"))
         for line in config_errors:
-            console.print(Text(f"  {line}"))
+            console.print(_shown(f"  {line}"))
         console.print(Text(f"To go on, {CONFIG_HINT} and run `{PROG}` again.", style="bold"))
         console.print()
     if reports:
@@ -483,13 +491,13 @@ def _agent_table(reports: Sequence[AgentReport]) -> Table:
     table.add_column("Executable", overflow="fold")
     for report in reports:
         table.add_row(
-            Text(report.name, style="bold"),
-            Text(report.title),
+            _shown(report.name, style="bold"),
+            _shown(report.title),
             Text(report.status, style=_AGENT_STYLE[report.status]),
-            Text(report.version or "-"),
-            Text(report.checked or "-"),
-            Text(report.hooks),
-            Text(report.executable, style="" if report.path else "yellow"),
+            _shown(report.version or "-"),
+            _shown(report.checked or "-"),
+            _shown(report.hooks),
+            _shown(report.executable, style="" if report.path else "yellow"),
         )
     return table
 
@@ -502,19 +510,19 @@ def _print_followups(console: Console, reports: Sequence[AgentReport]) -> None:
         console.print(Text("To install the missing CLIs:", style="bold"))
         for report in missing:
             who = f"{report.name} ({report.title})" if report.title else report.name
-            line = Text(f"  {who}: ")
-            line.append(report.install or "-", style="cyan")
+            line = _shown(f"  {who}: ")
+            line.append_text(_shown(report.install or "-", style="cyan"))
             console.print(line)
             for note in report.notes:
-                console.print(Text(f"    {note}", style="yellow"))
+                console.print(_shown(f"    {note}", style="yellow"))
     if broken:
         console.print(Text("Broken (installed, but the version command failed):", style="bold"))
         for report in broken:
-            console.print(Text(f"  {report.name}: {report.problem}"))
+            console.print(_shown(f"  {report.name}: {report.problem}"))
     if untested:
         console.print(Text("Installed, but not a version the profile was checked with:", "bold"))
         for report in untested:
-            console.print(Text(f"  {report.name}: {report.problem}"))
+            console.print(_shown(f"  {report.name}: {report.problem}"))
     if missing or broken or untested:
         console.print()
 
@@ -527,10 +535,10 @@ def _env_table(env: Sequence[EnvCheck]) -> Table:
     table.add_column("Note", overflow="fold")
     for check in env:
         table.add_row(
-            Text(check.label),
-            Text(check.value or "-"),
+            _shown(check.label),
+            _shown(check.value or "-"),
             Text(check.status, style=_CHECK_STYLE[check.status]),
-            Text(check.note),
+            _shown(check.note),
         )
     return table
 

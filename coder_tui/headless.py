@@ -1,6 +1,10 @@
 """A workflow run without Textual: the same agents in PTYs and the same operator, the channel
 printed with rich, a summary at the end, exit code 0 only when the run succeeded.
 
+Whatever came from an agent or a file (replies, outputs, names, outcomes, screens) is printed
+through ``inert_text``: its control characters shown as escapes, its brackets never read as rich
+markup, so a reply can neither drive the user's terminal nor break the summary.
+
 Used by ``coder-tui run ... --headless`` (CI, scripts) and ``coder-tui resume RUN --headless``.
 """
 
@@ -22,6 +26,7 @@ from coder_tui.core.agents.events import ApprovalPolicy, ApprovalRequested
 from coder_tui.core.channel import ChannelMessage, MessageKind
 from coder_tui.core.host import HostEvent, RunHost
 from coder_tui.core.runs import RunStatus, RunStore
+from coder_tui.core.safe_text import terminal_safe
 from coder_tui.core.tasks import spawn
 
 AUTHOR_STYLES = ["cyan", "magenta", "green", "yellow", "blue"]
@@ -32,6 +37,12 @@ KIND_STYLES = {
     MessageKind.USER: "bold",
     MessageKind.REPLY: "",
 }
+
+
+def inert_text(text: object, style: str = "") -> Text:
+    """``text`` as rich Text that prints exactly as it reads: control characters as visible
+    escapes (``terminal_safe``), ``[brackets]`` as brackets, never as markup."""
+    return Text(terminal_safe(str(text)), style=style)
 
 
 @dataclass
@@ -51,17 +62,19 @@ class ChannelPrinter:
             message.author, AUTHOR_STYLES[len(self.styles) % len(AUTHOR_STYLES)]
         )
         head = Text(time.strftime("%H:%M:%S ", time.localtime(message.at)), style="dim")
-        head.append(message.author, style=f"bold {style}")
+        head.append(terminal_safe(message.author), style=f"bold {style}")
         if message.targets:
-            head.append(" → " + ", ".join(message.targets), style="dim")
+            head.append(" → " + terminal_safe(", ".join(message.targets)), style="dim")
         if message.step:
             head.append(
-                f"  [{message.step}" + (f" #{message.round}" if message.round else "") + "]",
+                terminal_safe(
+                    f"  [{message.step}" + (f" #{message.round}" if message.round else "") + "]"
+                ),
                 style="dim",
             )
         self.console.print(head)
         self.console.print(
-            Text(message.text, style=KIND_STYLES.get(message.kind, "")), soft_wrap=True
+            inert_text(message.text, KIND_STYLES.get(message.kind, "")), soft_wrap=True
         )
 
 
@@ -72,13 +85,13 @@ async def run_headless(
     state = host.state
     printer = ChannelPrinter(console)
     if resume:
-        console.rule(f"resuming {state.run_id}: what was said before")
+        console.rule(inert_text(f"resuming {state.run_id}: what was said before"))
         for message in host.channel.messages:
             printer(message)
         console.rule("resumed")
     host.channel.subscribe(printer)
     for note in host.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(Text.assemble(("note:", "yellow"), " ", terminal_safe(note)))
     host.subscribe(_approval_reporter(console, host))
     gate_task: asyncio.Task[None] | None = None
     loop = asyncio.get_running_loop()
@@ -101,8 +114,8 @@ async def run_headless(
         agent = host.agents.get(name)
         if agent is not None:
             screen = "\n".join(line for line in agent.screen_lines() if line.strip())
-            console.print(screen[-2000:])
-        console.print(f"the run is kept: `coder-tui resume {state.run_id}` goes on")
+            console.print(inert_text(screen[-2000:]))
+        console.print(inert_text(f"the run is kept: `coder-tui resume {state.run_id}` goes on"))
         return 1
     print_summary(console, host.store)
     return 0 if status is RunStatus.SUCCEEDED else 1
@@ -116,10 +129,13 @@ def _approval_reporter(console: Console, host: RunHost) -> Callable[[HostEvent],
             return
         agent = host.agents.get(event.agent)
         if agent is not None and agent.policy is ApprovalPolicy.ASK:
+            name = terminal_safe(agent.name)
             console.print(
-                f"[bold red]{agent.name} asks for approval[/] ({event.detail}); a headless run "
-                f"cannot answer: start it with --policy {agent.name}=approve-edits (or "
-                "approve-all), or run it in the TUI"
+                Text.assemble(
+                    (f"{name} asks for approval", "bold red"),
+                    f" ({terminal_safe(event.detail)}); a headless run cannot answer: start it "
+                    f"with --policy {name}=approve-edits (or approve-all), or run it in the TUI",
+                )
             )
 
     return report
@@ -141,7 +157,8 @@ async def _answer_gates(host: RunHost, options: HeadlessOptions, console: Consol
 
 
 def print_summary(console: Console, store: RunStore) -> None:
-    """Steps, rounds, time per step, turns per agent and verdicts of the run."""
+    """Steps, rounds, time per step, turns per agent and verdicts of the run. Step outputs and
+    verdicts are agent text, step and loop names template text: all printed inert."""
     state = store.state
     events = store.events()
     started: dict[tuple[str, int], float] = {}
@@ -153,7 +170,7 @@ def print_summary(console: Console, store: RunStore) -> None:
             begin = started.get((event["step"], event["round"]))
             if begin is not None:
                 durations.setdefault(event["step"], []).append(event["at"] - begin)
-    table = Table(title=f"run {state.run_id}: {state.template} — {state.status}")
+    table = Table(title=inert_text(f"run {state.run_id}: {state.template} — {state.status}"))
     table.add_column("step")
     table.add_column("visits", justify="right")
     table.add_column("time (total)", justify="right")
@@ -164,14 +181,22 @@ def print_summary(console: Console, store: RunStore) -> None:
         outputs = ", ".join(f"{k}={v}" for k, v in (result.outputs if result else {}).items() if v)
         total = sum(durations.get(step_id, []))
         table.add_row(
-            step_id, str(rounds), f"{total:.1f} s", result.agent if result else "", outputs
+            inert_text(step_id),
+            str(rounds),
+            f"{total:.1f} s",
+            inert_text(result.agent if result and result.agent else ""),
+            inert_text(outputs),
         )
     console.print(table)
     turns = {k.split(":", 1)[1]: v for k, v in state.counters.items() if k.startswith("turns:")}
     elapsed = (state.ended or time.time()) - state.started
     loops = ", ".join(f"{name}: {n}" for name, n in state.loop_rounds.items()) or "none"
-    console.print(f"time: {elapsed:.1f} s · loop rounds: {loops} · hops: {state.hops}")
-    console.print("turns per agent: " + (", ".join(f"{k}={v}" for k, v in turns.items()) or "none"))
+    console.print(inert_text(f"time: {elapsed:.1f} s · loop rounds: {loops} · hops: {state.hops}"))
+    console.print(
+        inert_text(
+            "turns per agent: " + (", ".join(f"{k}={v}" for k, v in turns.items()) or "none")
+        )
+    )
     if durations:
         all_steps = [d for ds in durations.values() for d in ds]
         console.print(f"step time median: {statistics.median(all_steps):.1f} s")
@@ -181,5 +206,9 @@ def print_summary(console: Console, store: RunStore) -> None:
         if r.outputs.get("verdict")
     ]
     if verdicts:
-        console.print("verdicts: " + "; ".join(verdicts))
-    console.print(f"outcome: [bold]{state.status}[/] — {state.outcome or ''}")
+        console.print(inert_text("verdicts: " + "; ".join(verdicts)))
+    console.print(
+        Text.assemble(
+            "outcome: ", (str(state.status), "bold"), " — ", terminal_safe(state.outcome or "")
+        )
+    )

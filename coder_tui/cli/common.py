@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coder_tui.core.agents.events import ApprovalPolicy
+from coder_tui.core.safe_text import terminal_safe
 
 if TYPE_CHECKING:
     from coder_tui.core.agents.profile import AgentProfile
@@ -31,7 +32,9 @@ class UsageError(Exception):
 
 
 def fail(message: str) -> int:
-    print(f"coder-tui: error: {message}", file=sys.stderr)
+    """Say what went wrong on stderr; exit code 2. The message can quote a file or a run (a
+    template's text, a run id typed by the user), so its control characters are escaped."""
+    print(f"coder-tui: error: {terminal_safe(message)}", file=sys.stderr)
     return 2
 
 
@@ -127,10 +130,10 @@ def launch(
 
         from rich.console import Console
 
-        from coder_tui.headless import HeadlessOptions, run_headless
+        from coder_tui.headless import HeadlessOptions, inert_text, run_headless
 
         console = Console(highlight=False)
-        console.print(f"run {host.state.run_id} in {host.store.run_dir}")
+        console.print(inert_text(f"run {host.state.run_id} in {host.store.run_dir}"))
         return asyncio.run(
             run_headless(host, console=console, options=HeadlessOptions(gates), resume=resume)
         )

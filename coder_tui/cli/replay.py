@@ -1,4 +1,7 @@
-"""``coder-tui replay RUN``: re-show a run's channel and timeline from its folder."""
+"""``coder-tui replay RUN``: re-show a run's channel and timeline from its folder.
+
+Everything it prints comes from the run's files, which hold agent text: it goes out through
+``inert_text`` (control characters as escapes, brackets never rich markup)."""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ def main(argv: Sequence[str]) -> int:
     )
     args = parser.parse_args(argv)
     from coder_tui.core.runs import RunStore
-    from coder_tui.headless import ChannelPrinter, print_summary
+    from coder_tui.headless import ChannelPrinter, inert_text, print_summary
 
     try:
         store = RunStore.open(args.run, paths.runs_dir())
@@ -28,7 +31,7 @@ def main(argv: Sequence[str]) -> int:
         return fail(str(exc))
     console = Console(highlight=False)
     printer = ChannelPrinter(console)
-    console.rule(f"replay of {store.state.run_id}: {store.state.template}")
+    console.rule(inert_text(f"replay of {store.state.run_id}: {store.state.template}"))
     previous: float | None = None
     for message in store.channel.messages:
         if args.speed > 0 and previous is not None:
@@ -39,6 +42,8 @@ def main(argv: Sequence[str]) -> int:
     start = store.state.started
     for event in store.events():
         detail = ", ".join(f"{k}={v}" for k, v in event.items() if k not in {"seq", "at", "kind"})
-        console.print(f"+{event['at'] - start:7.1f} s  {event['kind']}  [dim]{detail[:120]}[/]")
+        line = inert_text(f"+{event['at'] - start:7.1f} s  {event['kind']}  ")
+        line.append_text(inert_text(detail[:120], "dim"))
+        console.print(line)
     print_summary(console, store)
     return 0

@@ -1,4 +1,8 @@
-"""``coder-tui runs [--stats]``: the past runs, or figures over all of them."""
+"""``coder-tui runs [--stats]``: the past runs, or figures over all of them.
+
+The cells come from run files: an outcome can quote an agent, a template name a project's file.
+Each goes in as ``Text`` through ``terminal_safe``: no control sequence reaches the terminal and
+no bracket is read as rich markup."""
 
 from __future__ import annotations
 
@@ -8,8 +12,15 @@ from collections.abc import Sequence
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from coder_tui import paths
+from coder_tui.core.safe_text import terminal_safe
+
+
+def _cell(value: object) -> Text:
+    """A table cell shown exactly as it reads (see the module's docstring)."""
+    return Text(terminal_safe(str(value)))
 
 
 def main(argv: Sequence[str]) -> int:
@@ -25,14 +36,14 @@ def main(argv: Sequence[str]) -> int:
         table.add_column("figure")
         table.add_column("value")
         for key, value in stats.items():
-            table.add_row(str(key), str(value))
+            table.add_row(_cell(key), _cell(value))
         console.print(table)
         return 0
     runs = list_runs(paths.runs_dir())
     if not runs:
-        console.print(f"no runs yet in {paths.runs_dir()}")
+        console.print(_cell(f"no runs yet in {paths.runs_dir()}"))
         return 0
-    table = Table(title=f"runs in {paths.runs_dir()}")
+    table = Table(title=_cell(f"runs in {paths.runs_dir()}"))
     # The id is what resume and replay take: never cut or wrapped, however narrow the output.
     table.add_column("id", no_wrap=True, min_width=max(len(run.id) for run in runs))
     table.add_column("template", no_wrap=True)
@@ -41,12 +52,12 @@ def main(argv: Sequence[str]) -> int:
         table.add_column(column)
     for run in runs:
         table.add_row(
-            run.id,
-            run.template or "(agents only)",
-            str(run.status),
+            _cell(run.id),
+            _cell(run.template or "(agents only)"),
+            _cell(run.status),
             time.strftime("%Y-%m-%d %H:%M", time.localtime(run.started)),
             f"{run.duration:.0f} s" if run.duration is not None else "",
-            run.outcome or "",
+            _cell(run.outcome or ""),
         )
     console.print(table)
     return 0

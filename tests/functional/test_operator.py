@@ -501,3 +501,61 @@ async def test_a_run_leaves_the_same_channel_headless_and_in_the_tui(tmp_path: P
     tui = comparable(host.store.run_dir, tui_work)
     assert any(m[1] == "system" and "approved by approve-edits" in m[2] for m in headless)
     assert tui == headless
+
+
+# A reply that tries to take the user's terminal over (title, clipboard, a hyperlink, a screen
+# clear, 8-bit CSI, a bidi override) and holds rich markup. YAML double quotes: \e is ESC.
+HOSTILE = (
+    r"Title\e]0;pwned\a clip\e]52;c;cHduZWQ=\a link \e]8;;https://evil.example\e\\here"
+    r"\e]8;;\e\\ clear\e[2J c1\x9b2J rtl \u202Eabc\u202C see [/tmp/calc.py] and [bold red]x[/]"
+)
+HOSTILE_REVIEWER = (
+    "rules:\n"
+    "  - delay: {delay}\n"
+    f'    reply: "{HOSTILE}\\nFILE: [/tmp/calc.py] \\e]0;pwned\\a\\nVERDICT: APPROVE"\n'
+)
+
+
+def assert_terminal_safe(output: str) -> None:
+    """What a command printed holds no control sequence and shows the agent's text as text."""
+    assert "\x1b" not in output and "\x9b" not in output and "\x07" not in output, output
+    assert "\u202e" not in output, output
+    assert "[/tmp/calc.py]" in output and "[bold red]x[/]" in output, output
+    assert "pwned" in output and "52;c;" in output  # shown, not silently dropped
+
+
+def test_hostile_reply_is_printed_inert_headless_in_replay_and_in_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reply's escape sequences never reach the user's terminal and its brackets are never
+    read as rich markup: the headless run, `replay` and `runs` show them as visible text."""
+    work = project(tmp_path, delay=0.1, reviewer=HOSTILE_REVIEWER)
+    template = work / ".coder-tui" / "templates" / "mini-review.yaml"
+    template.write_text(
+        TEMPLATE.replace(
+            'verdict: {marker: "VERDICT:"}',
+            'verdict: {marker: "VERDICT:"}\n      file: {marker: "FILE:"}',
+        )
+    )
+    done = run_coder_tui(*RUN_ARGS, cwd=work)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_terminal_safe(done.stdout)
+    assert "outcome: succeeded" in done.stdout
+    (run_dir,) = runs_root().iterdir()
+    state = json.loads((run_dir / "run.json").read_text())
+    assert state["step_results"]["review"]["outputs"]["file"].startswith("[/tmp/calc.py] \x1b]")
+
+    replay = run_coder_tui("replay", run_dir.name, cwd=work)
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert_terminal_safe(replay.stdout)
+    assert "timeline" in replay.stdout and "run_ended" in replay.stdout
+
+    # An outcome can quote what an agent said (a failure reason): as if this one did.
+    (reply,) = [m["text"] for m in channel_of(run_dir) if m["kind"] == "reply"]
+    assert "\x1b]52;c;" in reply and "\x9b" in reply  # the agent's text, escapes and all
+    state["outcome"] = reply.replace("\n", " ")
+    (run_dir / "run.json").write_text(json.dumps(state))
+    monkeypatch.setenv("COLUMNS", "400")  # the outcome on one line of the table
+    listed = run_coder_tui("runs", cwd=work)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert_terminal_safe(listed.stdout)

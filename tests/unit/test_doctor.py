@@ -365,3 +365,19 @@ def test_a_version_outside_the_checked_range_is_untested_not_ready(
         out = capsys.readouterr().out
         assert "untested" in row(out, "claude")
         assert "1 untested" in out and "not a version the profile was checked with" in out
+
+
+def test_a_cli_answer_with_control_characters_is_printed_inert(
+    bin_dir: Bin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Colours are stripped from a version command's answer; what other control characters
+    remain (8-bit CSI, a bidi override) is shown as escapes, never sent to the terminal."""
+    bin_dir.add(
+        "codex", "printf 'bad \\033[31mred\\033[0m \\302\\2332J \\342\\200\\256x\\n' >&2\nexit 1\n"
+    )
+
+    main(["--agents", "codex"])
+
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x9b" not in out and "\u202e" not in out, out
+    assert r"exited with 1: bad red \x9b2J \u202ex" in out
