@@ -30,6 +30,7 @@ from coder_tui.core.agents.events import (
     ApprovalRequested,
     TurnEnded,
 )
+from coder_tui.core.agents.names import check_agent_name
 from coder_tui.core.agents.profile import AgentProfile
 from coder_tui.core.agents.team import AgentRequest, create_agent
 from coder_tui.core.channel import Channel, ChannelMessage, MessageKind
@@ -167,7 +168,10 @@ class RunHost:
         inputs: dict[str, str] | None = None,
         options: HostOptions | None = None,
     ) -> RunHost:
-        """A new run folder in ``runs_root`` and the host of its session."""
+        """A new run folder in ``runs_root`` and the host of its session. A request whose
+        name breaks the agent name rule raises AgentNameError before anything is written."""
+        for request in requests:
+            check_agent_name(request.name)
         store = RunStore.create(runs_root, new_state(template, inputs or {}, cwd, requests))
         return cls(store, requests, profiles, template=template, options=options)
 
@@ -181,7 +185,10 @@ class RunHost:
         options: HostOptions | None = None,
     ) -> RunHost:
         """The host of a run that stopped (crashed, or left paused): this process claims it,
-        and its agents go back to their own CLI sessions."""
+        and its agents go back to their own CLI sessions. A recorded name that breaks the
+        agent name rule (run.json is a file one can edit) raises AgentNameError first."""
+        for name in store.state.agents:
+            check_agent_name(name)
         requests = [
             AgentRequest(name, record.profile, ApprovalPolicy(record.policy))
             for name, record in store.state.agents.items()
@@ -219,7 +226,8 @@ class RunHost:
     def _create_agent(self, request: AgentRequest, *, resume: bool) -> Agent:
         record = self.state.agents.get(request.name)
         session_id = record.session_id if (resume and record) else None
-        agent_dir = Path(record.home) if record and record.home else None
+        home = record.home if record else None
+        agent_dir = Path(home) if home else self.store.agent_dir(request.name)
         agent, notes = create_agent(
             request,
             self.profiles,

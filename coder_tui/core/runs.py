@@ -397,7 +397,11 @@ class RunStore:
         return self._channel
 
     def agent_dir(self, name: str) -> Path:
-        if not name or name in (".", "..") or "/" in name or os.sep in name:
+        """The agent's folder, always one level inside agents/: the last line of defence
+        behind the agent name rule (core/agents/names.py), for a name from any source (a
+        hand-edited run.json too). Names from before that rule still have their folder."""
+        separators = {"/", "\\", "\0", os.sep, os.altsep or "/"}
+        if not name or name in (".", "..") or any(s in name for s in separators):
             raise ValueError(f"not an agent name: {name!r}")
         return self.run_dir / AGENTS_DIR / name
 
