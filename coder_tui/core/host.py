@@ -1,13 +1,13 @@
 """The run host: one session of agents, owned in one place whatever front end shows it.
 
-A session is always a run (a run folder with ``run.json``), also one started with agents and
-no template: ``coder-tui runs`` lists it and ``coder-tui resume`` relaunches its agents on
-their own CLI sessions. The host creates the agents, keeps their records (profile, session id,
-policy) up to date in ``run.json``, fills the template's roles, drives the operator, restarts
-and stops agents, and turns what agents do (approvals, answers, exits, warnings, replies
-outside a template) into channel posts. So a run leaves the same ``channel.jsonl`` whether
-the TUI or headless showed it. Front ends render what the host publishes (``subscribe``, the
-channel) and send it commands; they never build agents or operators themselves.
+A session is always a run (a run folder with ``run.json``), also one started with agents and no
+template: ``coder-tui runs`` lists it and ``coder-tui resume`` relaunches its agents on their
+own CLI sessions. The host creates the agents, keeps their records (profile, session id, policy,
+skipped approvals) up to date in ``run.json``, fills the template's roles, drives the operator,
+restarts and stops agents, and turns what agents do (approvals, answers, exits, warnings,
+replies outside a template) into channel posts. So a run leaves the same ``channel.jsonl``
+whether the TUI or headless showed it. Front ends render what the host publishes (``subscribe``,
+the channel) and send it commands; they never build agents or operators themselves.
 """
 
 from __future__ import annotations
@@ -116,7 +116,9 @@ def new_state(
         inputs=inputs,
         cwd=str(cwd),
         agents={
-            r.name: AgentRecord(profile=r.profile, session_id=None, policy=str(r.policy))
+            r.name: AgentRecord(
+                profile=r.profile, policy=str(r.policy), skip_approval=r.skip_approval
+            )
             for r in requests
         },
         status=RunStatus.RUNNING,
@@ -190,7 +192,12 @@ class RunHost:
         for name in store.state.agents:
             check_agent_name(name)
         requests = [
-            AgentRequest(name, record.profile, ApprovalPolicy(record.policy))
+            AgentRequest(
+                name,
+                record.profile,
+                ApprovalPolicy(record.policy),
+                skip_approval=record.skip_approval,
+            )
             for name, record in store.state.agents.items()
         ]
         store.claim()
@@ -241,7 +248,9 @@ class RunHost:
         self.notes += notes
         if record is None:
             self.state.agents[request.name] = AgentRecord(
-                profile=request.profile, policy=str(request.policy)
+                profile=request.profile,
+                policy=str(request.policy),
+                skip_approval=request.skip_approval,
             )
         agent.subscribe(lambda event: self._on_agent_event(agent, event))
         return agent

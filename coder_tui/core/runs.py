@@ -167,6 +167,10 @@ class AgentRecord(_Model):
     profile: str
     session_id: str | None = None
     policy: str = "ask"
+    # The user asked for the CLI's skip-permission flag (--skip-approvals): resume relaunches
+    # it so, or a headless run would come back asking approvals nobody can answer. Files
+    # from before this field read as False, which is what they launched with unless asked.
+    skip_approval: bool = False
     # The agent's folder when it is not this run's agents/NAME: a session that ran a template
     # before keeps its agents (and their hook events, which resume reads) where they started.
     home: str | None = None

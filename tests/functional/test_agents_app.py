@@ -158,6 +158,7 @@ async def test_a_session_without_a_template_is_a_run_that_resumes_on_its_cli_ses
         "profile": "scripted",
         "session_id": session_id,
         "policy": "approve-edits",
+        "skip_approval": False,
         "home": None,
     }
     listed = run_coder_tui("runs", cwd=tmp_path)
