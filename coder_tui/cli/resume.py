@@ -26,6 +26,7 @@ def main(argv: Sequence[str]) -> int:
     gates.add_argument("--approve-gates", action="store_true")
     gates.add_argument("--reject-gates", action="store_true")
     args = parser.parse_args(argv)
+    from coder_tui.core.agents.names import AgentNameError
     from coder_tui.core.host import HostOptions, RunHost
     from coder_tui.core.runs import RunStatus, RunStore, released
 
@@ -60,5 +61,8 @@ def main(argv: Sequence[str]) -> int:
     options = HostOptions(
         startup_timeout=60.0 if args.headless else None, starts_agents=args.headless
     )
-    host = RunHost.resumed(store, profiles, template, options=options)
+    try:
+        host = RunHost.resumed(store, profiles, template, options=options)
+    except AgentNameError as exc:
+        return fail(f"run {state.run_id} cannot be resumed: {exc}")
     return launch(host, headless=args.headless, gates=gates_mode(args), resume=True, keymap=keymap)

@@ -22,6 +22,7 @@ from coder_tui.cli.common import (
     launch,
     user_config,
 )
+from coder_tui.core.agents.names import agent_name_problem
 from coder_tui.core.agents.team import AgentListError, AgentRequest, parse_agent_list
 
 if TYPE_CHECKING:
@@ -115,9 +116,13 @@ def _input_flag(name: str) -> str:
 
 
 def agents_for_roles(template: Template, profiles: dict[str, AgentProfile]) -> list[AgentRequest]:
-    """Without --agents: one agent per role, the first installed CLI in its preference list."""
+    """Without --agents: one agent per role, the first installed CLI in its preference list.
+    The agent takes the role's name, so that name follows the agent name rule too."""
     requests: list[AgentRequest] = []
     for role, spec in template.roles.items():
+        problem = agent_name_problem(role)
+        if problem is not None:
+            raise UsageError(f"role {role}: {problem}; pass --agents NAME=PROFILE")
         for profile_name in [*spec.prefer, *spec.fallback]:
             profile = profiles.get(profile_name)
             if profile is not None and profile.resolve_executable() is not None:

@@ -44,6 +44,12 @@ class MessageKind(StrEnum):
     SYSTEM = "system"  # errors, an agent exited, approvals
 
 
+# The authors that are not agents: the user (typed it), the operator and the system (what the
+# host and the operator post, see MessageKind). No agent may take one of these names, or its
+# replies would pass for theirs (coder_tui/core/agents/names.py).
+CHANNEL_AUTHORS = frozenset({"user", "operator", "system"})
+
+
 class ChannelMessage(BaseModel):
     model_config = ConfigDict(frozen=True)
 

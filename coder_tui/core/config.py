@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from coder_tui import paths
 from coder_tui.core.agents.events import ApprovalPolicy
+from coder_tui.core.agents.names import agent_name_problem
 from coder_tui.core.yamlfile import Issue, load_yaml_model
 
 ALL_AGENTS = "all"  # a policies key: every agent of the session (like --policy all=MODE)
@@ -56,9 +57,24 @@ def _agent_list(value: object) -> object:
     return value
 
 
-def _non_empty(value: str) -> str:
-    if not value.strip():
-        raise PydanticCustomError("agent_name", "an agent name (or 'all') is needed")
+def _agent_names(value: str | None) -> str | None:
+    """Each agent's name follows the agent name rule (core/agents/names.py), so a mistake is
+    reported at its line here, not when a session starts; the profiles are checked then."""
+    for item in (part.strip() for part in (value or "").split(",")):
+        name = item.partition("=")[0]
+        problem = agent_name_problem(name) if item else None
+        if problem is not None:
+            raise PydanticCustomError("agent_name", "{problem}", {"problem": problem})
+    return value
+
+
+def _policy_target(value: str) -> str:
+    """A policies key: ``all``, or a name an agent can have (else the entry never applies)."""
+    problem = None if value == ALL_AGENTS else agent_name_problem(value)
+    if problem is not None:
+        raise PydanticCustomError(
+            "agent_name", "'all' or an agent's name: {problem}", {"problem": problem}
+        )
     return value
 
 
@@ -75,9 +91,11 @@ class UserConfig(_Strict):
     keymap: dict[str, KeyString] = Field(default_factory=dict)
     # The agents a bare ``coder-tui`` starts (no --agents, no --cmd), e.g. "claude,codex";
     # None keeps the default: one pane with the user's shell.
-    default_agents: Annotated[str | None, BeforeValidator(_agent_list)] = None
+    default_agents: Annotated[
+        str | None, BeforeValidator(_agent_list), AfterValidator(_agent_names)
+    ] = None
     # Agent name, or "all" -> approval policy, under what --policy gives on the command line.
-    policies: dict[Annotated[str, AfterValidator(_non_empty)], ApprovalPolicy] = Field(
+    policies: dict[Annotated[str, AfterValidator(_policy_target)], ApprovalPolicy] = Field(
         default_factory=dict
     )
     notifications: Notifications = Field(default_factory=Notifications)

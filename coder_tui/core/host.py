@@ -1,13 +1,13 @@
 """The run host: one session of agents, owned in one place whatever front end shows it.
 
-A session is always a run (a run folder with ``run.json``), also one started with agents and
-no template: ``coder-tui runs`` lists it and ``coder-tui resume`` relaunches its agents on
-their own CLI sessions. The host creates the agents, keeps their records (profile, session id,
-policy) up to date in ``run.json``, fills the template's roles, drives the operator, restarts
-and stops agents, and turns what agents do (approvals, answers, exits, warnings, replies
-outside a template) into channel posts. So a run leaves the same ``channel.jsonl`` whether
-the TUI or headless showed it. Front ends render what the host publishes (``subscribe``, the
-channel) and send it commands; they never build agents or operators themselves.
+A session is always a run (a run folder with ``run.json``), also one started with agents and no
+template: ``coder-tui runs`` lists it and ``coder-tui resume`` relaunches its agents on their
+own CLI sessions. The host creates the agents, keeps their records (profile, session id, policy,
+skipped approvals) up to date in ``run.json``, fills the template's roles, drives the operator,
+restarts and stops agents, and turns what agents do (approvals, answers, exits, warnings,
+replies outside a template) into channel posts. So a run leaves the same ``channel.jsonl``
+whether the TUI or headless showed it. Front ends render what the host publishes (``subscribe``,
+the channel) and send it commands; they never build agents or operators themselves.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from coder_tui.core.agents.events import (
     ApprovalRequested,
     TurnEnded,
 )
+from coder_tui.core.agents.names import check_agent_name
 from coder_tui.core.agents.profile import AgentProfile
 from coder_tui.core.agents.team import AgentRequest, create_agent
 from coder_tui.core.channel import Channel, ChannelMessage, MessageKind
@@ -115,7 +116,9 @@ def new_state(
         inputs=inputs,
         cwd=str(cwd),
         agents={
-            r.name: AgentRecord(profile=r.profile, session_id=None, policy=str(r.policy))
+            r.name: AgentRecord(
+                profile=r.profile, policy=str(r.policy), skip_approval=r.skip_approval
+            )
             for r in requests
         },
         status=RunStatus.RUNNING,
@@ -168,7 +171,10 @@ class RunHost:
         inputs: dict[str, str] | None = None,
         options: HostOptions | None = None,
     ) -> RunHost:
-        """A new run folder in ``runs_root`` and the host of its session."""
+        """A new run folder in ``runs_root`` and the host of its session. A request whose
+        name breaks the agent name rule raises AgentNameError before anything is written."""
+        for request in requests:
+            check_agent_name(request.name)
         store = RunStore.create(runs_root, new_state(template, inputs or {}, cwd, requests))
         return cls(store, requests, profiles, template=template, options=options)
 
@@ -182,9 +188,17 @@ class RunHost:
         options: HostOptions | None = None,
     ) -> RunHost:
         """The host of a run that stopped (crashed, or left paused): this process claims it,
-        and its agents go back to their own CLI sessions."""
+        and its agents go back to their own CLI sessions. A recorded name that breaks the
+        agent name rule (run.json is a file one can edit) raises AgentNameError first."""
+        for name in store.state.agents:
+            check_agent_name(name)
         requests = [
-            AgentRequest(name, record.profile, ApprovalPolicy(record.policy))
+            AgentRequest(
+                name,
+                record.profile,
+                ApprovalPolicy(record.policy),
+                skip_approval=record.skip_approval,
+            )
             for name, record in store.state.agents.items()
         ]
         store.claim()
@@ -220,7 +234,8 @@ class RunHost:
     def _create_agent(self, request: AgentRequest, *, resume: bool) -> Agent:
         record = self.state.agents.get(request.name)
         session_id = record.session_id if (resume and record) else None
-        agent_dir = Path(record.home) if record and record.home else None
+        home = record.home if record else None
+        agent_dir = Path(home) if home else self.store.agent_dir(request.name)
         agent, notes = create_agent(
             request,
             self.profiles,
@@ -234,7 +249,9 @@ class RunHost:
         self.notes += notes
         if record is None:
             self.state.agents[request.name] = AgentRecord(
-                profile=request.profile, policy=str(request.policy)
+                profile=request.profile,
+                policy=str(request.policy),
+                skip_approval=request.skip_approval,
             )
         agent.subscribe(lambda event: self._on_agent_event(agent, event))
         return agent

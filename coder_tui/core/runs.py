@@ -167,6 +167,10 @@ class AgentRecord(_Model):
     profile: str
     session_id: str | None = None
     policy: str = "ask"
+    # The user asked for the CLI's skip-permission flag (--skip-approvals): resume relaunches
+    # it so, or a headless run would come back asking approvals nobody can answer. Files
+    # from before this field read as False, which is what they launched with unless asked.
+    skip_approval: bool = False
     # The agent's folder when it is not this run's agents/NAME: a session that ran a template
     # before keeps its agents (and their hook events, which resume reads) where they started.
     home: str | None = None
@@ -397,7 +401,11 @@ class RunStore:
         return self._channel
 
     def agent_dir(self, name: str) -> Path:
-        if not name or name in (".", "..") or "/" in name or os.sep in name:
+        """The agent's folder, always one level inside agents/: the last line of defence
+        behind the agent name rule (core/agents/names.py), for a name from any source (a
+        hand-edited run.json too). Names from before that rule still have their folder."""
+        separators = {"/", "\\", "\0", os.sep, os.altsep or "/"}
+        if not name or name in (".", "..") or any(s in name for s in separators):
             raise ValueError(f"not an agent name: {name!r}")
         return self.run_dir / AGENTS_DIR / name
 

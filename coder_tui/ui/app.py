@@ -1,7 +1,8 @@
 """The coder-tui application: a grid of terminal panes, agents' status, and the channel.
 
 Keys are split in two worlds. Inside a focused pane every key belongs to the child, except the
-one key that leaves the pane (``ctrl+]``, which no agent CLI uses) and ``ctrl+q``. Outside a
+one key that leaves the pane (``ctrl+]``, which no agent CLI uses) and ``ctrl+q``. The
+channel's input line (``c``) is typed into the same way; escape or ``ctrl+]`` leave it. Outside a
 pane ("navigation"), plain keys move the selection, maximise, enter a pane, answer an agent's
 approval prompt, change its approval policy, restart it, or quit. Those are the default keys:
 every binding comes from ``coder_tui.ui.bindings`` with an id, and the user's keymap
@@ -53,7 +54,7 @@ from coder_tui.ui.bindings import check_keymap, key_label, textual_bindings, tex
 from coder_tui.ui.palette import CoderTuiCommands
 from coder_tui.ui.screens.template_picker import PickResult, TemplatePicker
 from coder_tui.ui.widgets.agent_status import StatusBar, status_content
-from coder_tui.ui.widgets.channel_view import ChannelView
+from coder_tui.ui.widgets.channel_view import ChannelView, SayInput
 from coder_tui.ui.widgets.run_status import RunStatusLine
 from coder_tui.ui.widgets.terminal_pane import TerminalPane
 
@@ -71,6 +72,12 @@ def focused_pane(app: App[None]) -> TerminalPane | None:
         return None
     focused = app.focused
     return focused if isinstance(focused, TerminalPane) else None
+
+
+def channel_input_focused(app: App[None]) -> bool:
+    """The channel's input line has the keys (after ``c``): letters are text there, and the
+    leave keys take it back to navigation. Safe while the app shuts down, as focused_pane."""
+    return bool(app.screen_stack) and isinstance(app.focused, SayInput)
 
 
 def command_label(argv: Sequence[str]) -> str:
@@ -249,6 +256,10 @@ class PanesScreen(Screen[None]):
         # While a pane has focus its keys belong to the child: hide the navigation keys.
         if not self.navigating and action in _NAV_ACTIONS:
             return False
+        # In the channel's input line the letters are text: off the footer, and off. The
+        # arrows and tab it does not use still move the selection, as before.
+        if action in _TYPED_ACTIONS and isinstance(self.focused, SayInput):
+            return False
         agent = self.selected_agent()
         if action == "focus_channel":
             return self.with_channel
@@ -349,6 +360,7 @@ _NAV_ACTIONS = {
     "focus_channel",
     "pick_template",
 }
+_TYPED_ACTIONS = _NAV_ACTIONS - {"select"}
 _RUN_ACTIONS = {"toggle_pause", "step_once", "answer_gate", "cancel_run"}
 
 
@@ -550,9 +562,10 @@ class CoderTuiApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "leave_pane":
-            return focused_pane(self) is not None
+            return focused_pane(self) is not None or channel_input_focused(self)
         if action in _RUN_ACTIONS:
-            if self.operator is None or focused_pane(self) is not None:
+            typing = focused_pane(self) is not None or channel_input_focused(self)
+            if self.operator is None or typing:
                 return False
             if action == "answer_gate":
                 return self.operator.waiting_at_gate

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from textual.binding import BindingType
 
-Scope = Literal["app", "panes", "picker", "channel"]
+Scope = Literal["app", "panes", "picker", "channel", "say"]
 KEY_COLUMN = 19  # --help: a wider key list gets a line of its own
 
 # Where each scope's keys work, in the order --help lists them.
@@ -25,6 +25,7 @@ SCOPES: dict[Scope, str] = {
     "panes": "navigating (after ctrl+], no pane has the keys)",
     "picker": "in the template picker",
     "channel": "on a channel message",
+    "say": "in the channel's input line (after c)",
 }
 
 
@@ -80,7 +81,7 @@ BINDINGS: tuple[BindingSpec, ...] = (
         "ctrl+right_square_bracket",
         "leave_pane",
         "Leave pane",
-        "Leave the focused pane",
+        "Leave the focused pane or the channel's input line",
         "app",
         key_display="^]",
         priority=True,
@@ -218,6 +219,17 @@ BINDINGS: tuple[BindingSpec, ...] = (
         "Start the template with these inputs",
         "picker",
         key_display="^s",
+    ),
+    # The channel's input line's: printable keys are text there, so this is the way out
+    # (besides pane.leave, which works anywhere).
+    BindingSpec(
+        "channel.leave",
+        "escape",
+        "leave",
+        "Leave channel",
+        "Leave the channel's input line, back to navigation (the text is kept)",
+        "say",
+        key_display="esc",
     ),
     # A focused channel message's.
     BindingSpec(

@@ -163,6 +163,7 @@ async def test_a_session_without_a_template_is_a_run_that_resumes_on_its_cli_ses
         "profile": "scripted",
         "session_id": session_id,
         "policy": "approve-edits",
+        "skip_approval": False,
         "home": None,
     }
     listed = run_coder_tui("runs", cwd=tmp_path)
@@ -247,3 +248,42 @@ async def test_no_agent_outlives_the_app_however_it_ends(
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.killpg(pid, 0)  # each agent leads its own process group
+
+
+@pytest.mark.parametrize("leave", ["escape", "ctrl+right_square_bracket"])
+async def test_escape_and_the_leave_key_take_the_channel_input_back_to_navigation(
+    tmp_path: Path, scripted_profile: None, leave: str
+) -> None:
+    """After ``c`` the input line has the keys; escape and the leave-pane key (ctrl+]) give
+    them back to navigation, so ``o`` is the policy key again, not a letter typed."""
+    from textual.widgets import Input
+    from textual.widgets._footer import FooterKey
+
+    app = make_app(tmp_path, "solo=scripted")
+    async with app.run_test(size=(160, 40)) as pilot:
+        (agent,) = app.agents
+        await agent.wait_for_status(AgentStatus.IDLE, within=15)
+        say = app.screen.query_one("#say", Input)
+        unfocused = say.placeholder
+        await pilot.press("ctrl+right_square_bracket", "c", *"hi po")
+        assert app.focused is say and say.value == "hi po"  # p and o are letters here
+        assert agent.policy is ApprovalPolicy.ASK
+        # While it has the keys, the input and the footer say how to leave it.
+        assert "esc or ^] leaves" in say.placeholder
+        await pilot.pause()
+        footer = " ".join(str(key.render()) for key in app.screen.query(FooterKey))
+        assert "esc" in footer and "Leave channel" in footer
+        assert "Policy" not in footer  # the navigation keys are letters now
+        await pilot.press(leave)
+        assert app.focused is None and say.value == "hi po"
+        assert say.placeholder == unfocused
+        await pilot.press("o")
+        assert agent.policy is ApprovalPolicy.APPROVE_EDITS and say.value == "hi po"
+        await pilot.pause()
+        footer = " ".join(str(key.render()) for key in app.screen.query(FooterKey))
+        assert "Policy" in footer and "Leave channel" not in footer
+        # Back in: the text is kept; enter says it, and the input keeps the keys.
+        await pilot.press("c", "enter")
+        channel = app.screen.query_one(ChannelView)
+        await wait_for(lambda: "hi po" in channel_text(channel), 10)
+        assert app.focused is say and say.value == ""

@@ -157,10 +157,10 @@ def test_every_screen_binding_has_an_id_and_a_tooltip_from_the_table() -> None:
 
     from coder_tui.ui.app import CoderTuiApp, PanesScreen
     from coder_tui.ui.screens.template_picker import TemplatePicker
-    from coder_tui.ui.widgets.channel_view import MessageView
+    from coder_tui.ui.widgets.channel_view import MessageView, SayInput
 
     seen = []
-    for owner in (CoderTuiApp, PanesScreen, TemplatePicker, MessageView):
+    for owner in (CoderTuiApp, PanesScreen, TemplatePicker, MessageView, SayInput):
         for binding in owner.BINDINGS:
             assert isinstance(binding, Binding) and binding.id and binding.tooltip, binding
             seen.append(binding.id)
@@ -234,3 +234,14 @@ def test_broken_default_agents_names_the_config_file() -> None:
     config = UserConfig.model_validate({"default_agents": "nosuch"})
     with pytest.raises(UsageError, match=r"config.yaml: default_agents: unknown agent profile"):
         _agent_requests(_args(), config, [])
+
+
+def test_the_channel_inputs_leave_key_moves_and_clashes_only_with_the_apps_keys() -> None:
+    """escape leaves the channel's input line; it may move, but not onto a key the app takes
+    everywhere, and the picker's escape is no clash (another place)."""
+    assert key_label("channel.leave", {}) == "esc"
+    assert key_label("channel.leave", {"channel.leave": "ctrl+g"}) == "^g"
+    assert keymap_issues({"channel.leave": "ctrl+g"}) == []
+    assert keymap_issues({"picker.cancel": "escape"}) == []
+    (issue,) = keymap_issues({"channel.leave": "ctrl+q"})
+    assert issue[0] == "channel.leave" and "app.quit_anywhere" in issue[1]

@@ -473,3 +473,17 @@ def test_a_run_file_from_before_in_flight_resumes_its_step_visit(tmp_path: Path)
     (tmp_path / "run.json").write_text(json.dumps(legacy))
     read = RunStore(tmp_path).state
     assert read.in_flight == InFlight(step="fix", round=2, started=5.0)
+
+
+def test_agent_records_keep_skipped_approvals_and_old_files_read_as_not_skipped(
+    tmp_path: Path,
+) -> None:
+    """``skip_approval`` is what resume relaunches with; run.json files from before it have
+    no such key, and their agents were launched without the skip unless asked: False."""
+    state = RunState(template="", agents={"fix": AgentRecord(profile="fake", skip_approval=True)})
+    RunStore(tmp_path, state=state).save()
+    assert RunStore(tmp_path).state.agents["fix"].skip_approval is True
+    legacy = state.model_dump(mode="json")
+    del legacy["agents"]["fix"]["skip_approval"]
+    (tmp_path / "run.json").write_text(json.dumps(legacy))
+    assert RunStore(tmp_path).state.agents["fix"] == AgentRecord(profile="fake")

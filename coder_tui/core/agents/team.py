@@ -10,6 +10,7 @@ from coder_tui.core.agents.adapters import HookEventKind, UnknownAdapterError, a
 from coder_tui.core.agents.agent import Agent
 from coder_tui.core.agents.events import ApprovalPolicy
 from coder_tui.core.agents.launch import prepare_launch
+from coder_tui.core.agents.names import agent_name_problem, check_agent_name
 from coder_tui.core.agents.profile import AgentProfile
 
 
@@ -27,14 +28,17 @@ class AgentRequest:
 
 def parse_agent_list(text: str, profiles: dict[str, AgentProfile]) -> list[AgentRequest]:
     """``claude,codex`` names agents after their profile (``claude-2`` for a second one);
-    ``name=profile`` names them yourself."""
+    ``name=profile`` names them yourself. Every name, given or derived, follows the agent
+    name rule (``names.py``): the list is user input, and a name becomes a folder and an
+    author in the channel."""
     requests: list[AgentRequest] = []
     used: set[str] = set()
     for item in (part.strip() for part in text.split(",")):
         if not item:
             continue
         name, _, profile = item.partition("=")
-        if not profile:
+        named = bool(profile)
+        if not named:
             profile = name
             n = 2
             while name in used:
@@ -43,6 +47,10 @@ def parse_agent_list(text: str, profiles: dict[str, AgentProfile]) -> list[Agent
         if profile not in profiles:
             known = ", ".join(sorted(profiles))
             raise AgentListError(f"unknown agent profile {profile!r} (known: {known})")
+        problem = agent_name_problem(name)
+        if problem is not None:
+            hint = "" if named else f"; name it yourself: NAME={profile}"
+            raise AgentListError(problem + hint)
         if name in used:
             raise AgentListError(f"two agents are named {name!r}; name them with NAME=PROFILE")
         used.add(name)
@@ -67,6 +75,7 @@ def create_agent(
     """The Agent (not started) and the notes its launch produced for the user. With
     ``resume`` the CLI is relaunched on its recorded ``session_id`` (its own resume flags).
     Its files go to ``agent_dir`` (default: the run's agents/NAME)."""
+    check_agent_name(request.name)  # whoever built the request, the rule holds
     profile = profiles[request.profile]
     agent_dir = agent_dir or run_dir / "agents" / request.name
     if resume and profile.adapter is not None and not had_prompt(agent_dir / "events.jsonl"):

@@ -13,7 +13,7 @@ from textual.binding import BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.suggester import SuggestFromList
+from textual.suggester import Suggester, SuggestFromList
 from textual.widgets import Input, Static
 
 from coder_tui.core.channel import ChannelMessage, MessageKind
@@ -95,6 +95,35 @@ class MessageView(Vertical, can_focus=True):
         return "\n".join(str(s.render()) for s in self.query(Static))
 
 
+class SayInput(Input):
+    """The channel's input line. Every printable key is text here, so leaving it takes
+    escape (``channel.leave``) or the leave-pane key; while it has the keys its placeholder
+    says so."""
+
+    BINDINGS: ClassVar[list[BindingType]] = textual_bindings("say")
+
+    def __init__(
+        self, placeholder: str, *, suggester: Suggester | None = None, id: str | None = None
+    ) -> None:
+        # Not select_on_focus: text kept from before leaving goes on where it ended.
+        super().__init__(placeholder=placeholder, suggester=suggester, id=id, select_on_focus=False)
+        self.resting_placeholder = placeholder
+
+    def action_leave(self) -> None:
+        """Back to navigation: no widget has the keys, so the app's letters work again."""
+        self.screen.set_focus(None)
+
+    def on_focus(self) -> None:
+        keymap = getattr(self.app, "keymap", {})
+        leave = " or ".join(
+            dict.fromkeys(key_label(name, keymap) for name in ("channel.leave", "pane.leave"))
+        )
+        self.placeholder = f"{self.resting_placeholder} · {leave} leaves"
+
+    def on_blur(self) -> None:
+        self.placeholder = self.resting_placeholder
+
+
 class ChannelView(Vertical):
     """The message list and the input line."""
 
@@ -128,8 +157,8 @@ class ChannelView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield VerticalScroll(id="messages")
-        yield Input(
-            placeholder="say something: @agent to talk to one, else guidance for the step",
+        yield SayInput(
+            "say something: @agent to talk to one, else guidance for the step",
             suggester=SuggestFromList([f"@{n} " for n in self.agent_names], case_sensitive=False),
             id="say",
         )
@@ -154,7 +183,7 @@ class ChannelView(Vertical):
             self.post_message(self.Said(text))
 
     def focus_input(self) -> None:
-        self.query_one("#say", Input).focus()
+        self.query_one("#say", SayInput).focus()
 
     def text(self) -> str:
         """Everything shown, as plain text (for tests and copy)."""
