@@ -92,3 +92,16 @@ def test_a_prompt_that_claude_would_run_as_a_command_gets_a_backslash() -> None:
     for plain in ("Please run !ls", "line\n/clear", "# heading", "@calc.py", "/"[1:] + "x"):
         assert guard_prompt(plain, CLAUDE) == plain
     assert guard_prompt("!ls", load_profiles()["codex"]) == "!ls"  # Codex has no such mode
+
+
+def test_a_pasted_prompt_that_looks_like_a_permission_prompt_is_not_one() -> None:
+    """A prompt quoting "❯ 1. Yes" sits in the input box, inside its borders, until the CLI
+    takes it: that box line is the prompt's own text, not the CLI asking (it was once taken
+    as proof that Enter had submitted the prompt, 15 times in 100 look-alike deliveries)."""
+    from coder_tui.core.agents.agent import _quotes
+
+    prompt = "choices:\n❯ 1. Yes\n  2. No"
+    assert _quotes(prompt, "│ ❯ 1. Yes                                  │")
+    assert _quotes(prompt, "❯ 1. Yes")
+    assert not _quotes(prompt, "│ Do you want to create notes.txt?          │")
+    assert not _quotes(prompt, "│                                           │")

@@ -757,7 +757,7 @@ class Agent:
                     screen_proof = "busy marker"
                 elif empty_box is not None and self._rules.input_text(lines) == empty_box:
                     screen_proof = "input box cleared"
-                elif asking is not None and asking not in (self._turn.prompt or ""):
+                elif asking is not None and not _quotes(self._turn.prompt or "", asking):
                     # The CLI already asks permission for its first tool: it took the prompt.
                     # (Another Enter now would answer "yes" to that question.)
                     screen_proof = "approval prompt"
@@ -791,3 +791,11 @@ class Agent:
             self._turn.denied_at = time.monotonic()
         self.approvals.answer(self.profile.approval_keys.deny)
         self._emit(ApprovalAnswered(self.name, False, by, self.approvals.detail()))
+
+
+def _quotes(prompt: str, line: str) -> bool:
+    """Whether a screen line that looks like a permission prompt is the pasted prompt's own
+    text, still in the input box: compared without the box's borders and padding."""
+    inner = " ".join(line.strip().strip("│┃|").split())
+    return bool(inner) and inner in " ".join(prompt.split())
+
