@@ -798,4 +798,3 @@ def _quotes(prompt: str, line: str) -> bool:
     text, still in the input box: compared without the box's borders and padding."""
     inner = " ".join(line.strip().strip("│┃|").split())
     return bool(inner) and inner in " ".join(prompt.split())
-
