@@ -82,7 +82,12 @@ def test_claude_without_a_config_is_left_alone_with_a_note(profiles, tmp_path: P
     assert any("run `claude` once" in note for note in spec.notes)
 
 
-def test_codex_overrides_are_valid_toml(profiles, tmp_path: Path) -> None:
+@pytest.mark.parametrize("folder", ["plain", "naïve 😀 project"], ids=["ascii", "non-bmp"])
+def test_codex_overrides_are_valid_toml(profiles, tmp_path: Path, folder: str) -> None:
+    """A folder (or state dir) with a character outside the BMP: JSON's surrogate escapes are
+    not TOML, and Codex refused to start (#15 item 8)."""
+    tmp_path = tmp_path / folder
+    tmp_path.mkdir()
     spec = launch(profiles, "codex", tmp_path)
     values = [spec.argv[i + 1] for i, arg in enumerate(spec.argv) if arg == "-c"]
     parsed = [tomllib.loads(value) for value in values]

@@ -48,9 +48,9 @@ class CodexAdapter(CliAdapter):
     name = "codex"
 
     def install(self, launch: LaunchContext) -> HookInstall:
-        # -c takes TOML values; JSON strings and arrays of strings are valid TOML.
-        notify = "notify=" + json.dumps(launch.hook)
-        trust = "projects={ " + json.dumps(str(launch.cwd)) + ' = { trust_level = "trusted" } }'
+        # -c takes TOML values: strings written by _toml_string (valid for any path).
+        notify = "notify=[" + ", ".join(_toml_string(part) for part in launch.hook) + "]"
+        trust = "projects={ " + _toml_string(str(launch.cwd)) + ' = { trust_level = "trusted" } }'
         command = shlex.join(launch.hook)
         tables, state = [], []
         for event, label in CODEX_HOOK_EVENTS.items():
@@ -104,7 +104,9 @@ class CodexAdapter(CliAdapter):
 
 
 def _toml_string(text: str) -> str:
-    """A JSON string (no lone surrogates) is also a valid TOML basic string."""
+    """``text`` as a TOML basic string: JSON's form with the characters as they are. JSON's
+    escapes for characters outside the BMP (surrogate pairs) are not TOML, so a folder named
+    with an emoji made Codex refuse its -c values."""
     return json.dumps(text, ensure_ascii=False)
 
 
