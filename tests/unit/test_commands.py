@@ -63,3 +63,25 @@ def test_mistakes_name_the_flag(task: str | None, raw: list[str], message: str) 
     with pytest.raises(UsageError) as caught:
         parse_inputs(TEMPLATE, task, raw)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("template", "status", "said", "code"),
+    [
+        ("review-fix", "paused", "run R1 is not finished; go on with: coder-tui resume R1", 1),
+        ("", "paused", "session R1 is not finished; go on with: coder-tui resume R1", 0),
+        ("review-fix", "succeeded", "", 0),
+        ("review-fix", "failed", "", 1),
+    ],
+)
+def test_after_the_tui_closes_a_run_left_mid_way_says_how_to_go_on(
+    capsys: pytest.CaptureFixture[str], template: str, status: str, said: str, code: int
+) -> None:
+    """The TUI prints this for the host's run, whichever way it started: `coder-tui run`, a
+    session of agents, or a template picked in the TUI (it runs in the session's own run)."""
+    from coder_tui.cli.common import finished
+    from coder_tui.core.runs import RunState, RunStatus
+
+    state = RunState(run_id="R1", template=template, status=RunStatus(status))
+    assert finished(state) == code
+    assert capsys.readouterr().out.strip() == said
