@@ -32,6 +32,7 @@ from coder_tui.core.agents.events import (
 )
 from coder_tui.core.agents.names import check_agent_name
 from coder_tui.core.agents.profile import AgentProfile
+from coder_tui.core.agents.screen import box_inner
 from coder_tui.core.agents.team import AgentRequest, create_agent
 from coder_tui.core.channel import Channel, ChannelMessage, MessageKind
 from coder_tui.core.operator import Operator
@@ -93,12 +94,6 @@ class HostNotice:
 
 
 HostEvent = AgentEvent | AgentReplaced | RunUpdated | RunStarted | HostNotice
-
-
-def tidy_detail(detail: str) -> str:
-    """An approval's detail as read off a screen, without the box it was drawn in and the
-    padding of its row: ``│ Do you want to create x?      │`` -> ``Do you want to create x?``."""
-    return " ".join(detail.strip().strip("│┃|").split())
 
 
 def new_state(
@@ -291,7 +286,7 @@ class RunHost:
             # In a template run the operator posts replies; outside one, every turn's is kept.
             channel.post(event.agent, event.reply, kind=MessageKind.REPLY)
         elif isinstance(event, ApprovalRequested):
-            text = f"{event.agent} asks for approval: {tidy_detail(event.detail)}"
+            text = f"{event.agent} asks for approval: {box_inner(event.detail)}"
             channel.post("system", text, kind=MessageKind.SYSTEM, meta={"approval": "asked"})
         elif isinstance(event, ApprovalAnswered):
             verdict = "approved" if event.approved else "denied"

@@ -40,7 +40,7 @@ from coder_tui.core.agents.events import (
 from coder_tui.core.agents.launch import LaunchSpec
 from coder_tui.core.agents.paste import guard_prompt, paste_pieces
 from coder_tui.core.agents.profile import AgentProfile
-from coder_tui.core.agents.screen import ScreenRules, reply_from_screen
+from coder_tui.core.agents.screen import ScreenRules, box_inner, reply_from_screen
 from coder_tui.core.agents.versions import (
     checked_range,
     fit_warning,
@@ -796,5 +796,5 @@ class Agent:
 def _quotes(prompt: str, line: str) -> bool:
     """Whether a screen line that looks like a permission prompt is the pasted prompt's own
     text, still in the input box: compared without the box's borders and padding."""
-    inner = " ".join(line.strip().strip("│┃|").split())
+    inner = box_inner(line)
     return bool(inner) and inner in " ".join(prompt.split())

@@ -289,3 +289,9 @@ def reply_from_screen(
     while lines and not lines[-1].strip():
         lines.pop()
     return "\n".join(line.rstrip() for line in lines)
+
+
+def box_inner(line: str) -> str:
+    """A screen row's text without the box it is drawn in and its padding:
+    ``│ Do you want to create x?      │`` -> ``Do you want to create x?``."""
+    return " ".join(line.strip().strip("│┃|").split())
