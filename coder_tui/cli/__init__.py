@@ -15,8 +15,10 @@ import sys
 from collections.abc import Sequence
 
 # Subcommands with a module of their own in this package; doctor and hook live outside it.
-_MODULES = ("run", "resume", "runs", "replay", "templates", "demo", "config")
-SUBCOMMANDS = {"doctor", "hook", *_MODULES}
+_MODULES = ("run", "resume", "runs", "replay", "templates", "demo", "config", "server")
+# Verbs over the server's API (cli/verbs.py), and attaching to it (cli/attach.py).
+_VERBS = ("ls", "status", "send", "post", "pause", "step", "cancel", "approve", "deny")
+SUBCOMMANDS = {"doctor", "hook", "attach", "proxy", *_MODULES, *_VERBS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,6 +39,14 @@ def _subcommand(name: str, argv: list[str]) -> int:
         from coder_tui.hook import main as hook_main
 
         return hook_main(argv)
+    if name in _VERBS:
+        from coder_tui.cli.verbs import run_verb
+
+        return run_verb(name, argv)
+    if name in ("attach", "proxy"):
+        from coder_tui.cli import attach
+
+        return attach.attach_main(argv) if name == "attach" else attach.proxy_main(argv)
     module = importlib.import_module(f"coder_tui.cli.{name}")
     code: int = module.main(argv)
     return code

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from coder_tui.core.agents.agent import Agent, AgentGone, DeliveryError
+from coder_tui.core.agents.agent import Agent, AgentGone, DeliveryError, TurnHandle
 from coder_tui.core.agents.events import (
     AgentEvent,
     AgentExited,
@@ -57,6 +57,9 @@ class HostOptions:
     # has a size (a CLI draws its first screen for the size it starts with).
     starts_agents: bool = True
     extra_args: dict[str, list[str]] = field(default_factory=dict)
+    # The environment the agents start in, over this process's (the server passes the
+    # client's, so an agent runs as if started from the user's shell); None: this process's.
+    env: dict[str, str] | None = None
 
     @classmethod
     def for_tui(cls, **changes: object) -> HostOptions:
@@ -210,6 +213,11 @@ class RunHost:
         return self.store.channel
 
     @property
+    def stopping(self) -> bool:
+        """stop() was called: the agents' exits from now on are its doing, not crashes."""
+        return self._stopping
+
+    @property
     def run_in_progress(self) -> bool:
         """A template run is going on (running or paused) in this session."""
         return self.operator is not None and self.state.status in ACTIVE
@@ -240,6 +248,7 @@ class RunHost:
             session_id=session_id,
             resume=resume and bool(session_id),
             extra_args=self.options.extra_args.get(request.name),
+            env=self.options.env,
         )
         self.notes += notes
         if record is None:
@@ -432,11 +441,39 @@ class RunHost:
             self._spawn(self._deliver_direct(self.agents[name], text))
         return message
 
-    async def _deliver_direct(self, agent: Agent, text: str) -> None:
+    def send_to(self, name: str, text: str) -> asyncio.Future[TurnHandle]:
+        """``text`` for agent ``name`` alone (``coder-tui send``): posted to the channel as the
+        user's, for that agent, and delivered as an @mention would be. The future gets the
+        turn once the CLI took the prompt (DeliveryError if it could not); the reply is
+        posted to the channel when the turn ends, whoever waits for it or not."""
+        if name not in self.agents:
+            raise HostError(f"no agent {name!r} (agents: {', '.join(self.agents)})")
+        delivered: asyncio.Future[TurnHandle] = asyncio.get_running_loop().create_future()
+        if self.operator is not None and self.run_in_progress:
+            self._spawn(self._operator_direct(name, text, delivered))
+        else:
+            self.channel.post("user", text, kind=MessageKind.USER, targets=[name])
+            self._spawn(self._deliver_direct(self.agents[name], text, delivered))
+        return delivered
+
+    async def _operator_direct(
+        self, name: str, text: str, delivered: asyncio.Future[TurnHandle]
+    ) -> None:
+        assert self.operator is not None
+        await self.operator.user_message(text, targets=[name], delivered=delivered)
+
+    async def _deliver_direct(
+        self, agent: Agent, text: str, delivered: asyncio.Future[TurnHandle] | None = None
+    ) -> None:
         try:
-            await agent.deliver(text)
-        except DeliveryError as exc:
+            turn = await agent.deliver(text)
+        except (DeliveryError, AgentGone) as exc:
+            if delivered is not None and not delivered.done():
+                delivered.set_exception(exc)
             self.channel.post("system", f"{agent.name}: {exc}", kind=MessageKind.SYSTEM)
+            return
+        if delivered is not None and not delivered.done():
+            delivered.set_result(turn)
 
     def _spawn(self, coroutine: Coroutine[object, object, None]) -> None:
         spawn(coroutine, name="host", keep=self._tasks, on_error=self._failed)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from coder_tui.core.agents.agent import Agent, AgentGone, DeliveryError
+from coder_tui.core.agents.agent import Agent, AgentGone, DeliveryError, TurnHandle
 from coder_tui.core.agents.events import AgentStatus
 from coder_tui.core.channel import ChannelMessage, MessageKind
 from coder_tui.core.faults import crash_point
@@ -157,11 +157,19 @@ class Operator:
 
     # --- user messages -----------------------------------------------------------------------
 
-    async def user_message(self, text: str) -> ChannelMessage:
+    async def user_message(
+        self,
+        text: str,
+        *,
+        targets: list[str] | None = None,
+        delivered: asyncio.Future[TurnHandle] | None = None,
+    ) -> ChannelMessage:
         """A message typed in the channel: ``@agent ...`` goes to that agent now; anything else
         is guidance for the step in progress (it reaches the next prompt). Either resets the
-        hop count: a human took part."""
-        targets = self.channel.mentions(text, self.agents)
+        hop count: a human took part. ``targets`` names the agents outright (``coder-tui
+        send``); ``delivered`` then gets the turn the text started, once the CLI took it."""
+        if targets is None:
+            targets = self.channel.mentions(text, self.agents)
         message = self.channel.post(
             "user", text, kind=MessageKind.USER, targets=targets, step=self.state.current_step
         )
@@ -170,7 +178,7 @@ class Operator:
             self._guidance.append(text)
         for name in targets:
             spawn(
-                self._direct(name, text),
+                self._direct(name, text, delivered),
                 name=f"direct-{name}",
                 keep=self._tasks,
                 on_error=self._direct_failed(name),
@@ -186,12 +194,18 @@ class Operator:
 
         return report
 
-    async def _direct(self, name: str, text: str) -> None:
+    async def _direct(
+        self, name: str, text: str, delivered: asyncio.Future[TurnHandle] | None = None
+    ) -> None:
         agent = self.agents[name]
         try:
             turn = await agent.deliver(text)
+            if delivered is not None and not delivered.done():
+                delivered.set_result(turn)
             reply = await turn.reply()
         except (DeliveryError, AgentGone) as exc:
+            if delivered is not None and not delivered.done():
+                delivered.set_exception(exc)
             self.channel.post("system", f"{name}: {exc}", kind=MessageKind.SYSTEM)
             return
         self.channel.post(name, reply, kind=MessageKind.REPLY, meta={"direct": True})

@@ -57,15 +57,18 @@ def prepare_launch(
     skip_approval: bool = False,
     extra_args: list[str] | None = None,
     home: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> LaunchSpec:
     """Build the launch and write its per-launch files under ``agent_dir``.
 
     ``skip_approval`` adds the CLI's skip-permission flag; callers pass it only when the user
-    or the template asked explicitly.
+    or the template asked explicitly. ``env``: the environment to start in, over this
+    process's (the server's clients pass theirs); the profile's own env goes over it.
     """
     cwd = cwd.resolve()
     agent_dir.mkdir(parents=True, exist_ok=True)
-    home = home or Path(os.environ.get("HOME") or Path.home())
+    inherited = {**os.environ, **(env or {})}
+    home = home or Path(inherited.get("HOME") or Path.home())
     events_file = agent_dir / "events.jsonl"
     if resume and not session_id:
         raise ValueError(f"cannot resume {agent}: no session id was recorded")
@@ -86,10 +89,18 @@ def prepare_launch(
     elif profile.session.new:
         args += _fill(profile.session.new, values)
     args += _fill(profile.args, values)
-    env = {key: _fill([value], values)[0] for key, value in profile.env.items()}
-    spec = LaunchSpec(argv=[], env=env, cwd=cwd, events_file=events_file, session_id=session_id)
-    spec.env_unset = [name for name in profile.env_unset if name not in env]
-    removed = [name for name in spec.env_unset if name in os.environ]
+    own_env = {key: _fill([value], values)[0] for key, value in profile.env.items()}
+    spec = LaunchSpec(
+        argv=[],
+        env={**(env or {}), **own_env},
+        cwd=cwd,
+        events_file=events_file,
+        session_id=session_id,
+    )
+    spec.env_unset = [name for name in profile.env_unset if name not in own_env]
+    for name in spec.env_unset:
+        spec.env.pop(name, None)
+    removed = [name for name in spec.env_unset if name in inherited]
     if removed:
         spec.notes.append(
             f"{agent}: {', '.join(removed)} not passed to {profile.title or profile.name} "

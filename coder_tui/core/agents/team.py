@@ -71,6 +71,7 @@ def create_agent(
     extra_args: list[str] | None = None,
     session_id: str | None = None,
     resume: bool = False,
+    env: dict[str, str] | None = None,
 ) -> tuple[Agent, list[str]]:
     """The Agent (not started) and the notes its launch produced for the user. With
     ``resume`` the CLI is relaunched on its recorded ``session_id`` (its own resume flags).
@@ -92,6 +93,7 @@ def create_agent(
         extra_args=extra_args,
         session_id=session_id,
         resume=resume and session_id is not None,
+        env=env,
     )
     return Agent(request.name, profile, spec, policy=request.policy), spec.notes
 
