@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -110,14 +110,17 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the sample project folder")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="coder-tui-demo-"))
+    detached: list[bool] = []
     try:
-        return _demo(work, headless=args.headless)
+        return _demo(work, headless=args.headless, on_detach=lambda: detached.append(True))
     finally:
-        if not args.keep:
+        if detached:
+            print(f"the sample project stays in {work} while its agents run")
+        elif not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _demo(work: Path, *, headless: bool) -> int:
+def _demo(work: Path, *, headless: bool, on_detach: Callable[[], None]) -> int:
     """The demo's own agents and policies; config.yaml only gives the TUI its keymap."""
     try:
         keymap = {} if headless else user_config().keymap
@@ -125,7 +128,14 @@ def _demo(work: Path, *, headless: bool) -> int:
     except UsageError as exc:
         return fail(str(exc))
     return start_run(
-        template, inputs, requests, profiles, project, headless=headless, keymap=keymap
+        template,
+        inputs,
+        requests,
+        profiles,
+        project,
+        headless=headless,
+        keymap=keymap,
+        on_detach=on_detach,
     )
 
 

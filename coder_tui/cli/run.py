@@ -7,9 +7,12 @@ and exit code 2 before any agent starts.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from coder_tui import paths
 from coder_tui.cli.common import (
@@ -28,6 +31,7 @@ from coder_tui.core.agents.team import AgentListError, AgentRequest, parse_agent
 if TYPE_CHECKING:
     from coder_tui.core.agents.profile import AgentProfile
     from coder_tui.core.templates import Template
+    from coder_tui.server.protocol import CreateSession, ResumeRun
 
 
 def main(argv: Sequence[str]) -> int:
@@ -45,6 +49,11 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--skip-approvals", action="append", default=[], metavar="AGENT")
     parser.add_argument("--cwd", default=None)
     parser.add_argument("--headless", action="store_true", help="no TUI: print the channel")
+    parser.add_argument(
+        "--detach",
+        action="store_true",
+        help="hand the run to the coder-tui server and return (coder-tui attach shows it)",
+    )
     gates = parser.add_mutually_exclusive_group()
     gates.add_argument("--approve-gates", action="store_true", help="headless: approve gates")
     gates.add_argument("--reject-gates", action="store_true", help="headless: reject gates")
@@ -87,6 +96,7 @@ def main(argv: Sequence[str]) -> int:
         headless=args.headless,
         gates=gates_mode(args),
         keymap=config.keymap,
+        detach=args.detach,
     )
 
 
@@ -148,17 +158,74 @@ def start_run(
     gates: str = "fail",
     extra_args: dict[str, list[str]] | None = None,
     keymap: Mapping[str, str] | None = None,
+    detach: bool = False,
+    on_detach: Callable[[], None] | None = None,
 ) -> int:
-    """Create the run's host (its folder and run.json) and show it headless or in the TUI
-    (with the user's ``keymap``)."""
-    from coder_tui.core.host import HostOptions, RunHost
+    """Headless: the run's host in this process, its channel printed (no process is left
+    behind). Otherwise the server runs it: shown in the TUI (with the user's ``keymap``),
+    or with ``detach`` handed over at once (its agents stop when the run ends)."""
+    if headless and not detach:
+        from coder_tui.core.host import HostOptions, RunHost
 
-    options = HostOptions(
-        startup_timeout=60.0 if headless else None,
-        starts_agents=headless,
+        options = HostOptions(startup_timeout=60.0, starts_agents=True, extra_args=extra_args or {})
+        host = RunHost.new(
+            paths.runs_dir(),
+            cwd,
+            requests,
+            profiles,
+            template=template,
+            inputs=inputs,
+            options=options,
+        )
+        return launch(host, headless=True, gates=gates)
+    from coder_tui.cli.tui import agent_specs, run_client
+    from coder_tui.client.connection import connect
+    from coder_tui.server.protocol import CreateSession
+
+    create = CreateSession(
+        id=0,
+        cwd=str(cwd),
+        agents=agent_specs(requests),
+        template=template.name,
+        inputs=inputs,
+        env=dict(os.environ),
         extra_args=extra_args or {},
+        headless=detach,
+        detached=detach,
     )
-    host = RunHost.new(
-        paths.runs_dir(), cwd, requests, profiles, template=template, inputs=inputs, options=options
+    if detach:
+        return hand_over(create)
+    return run_client(
+        create=create,
+        connect=lambda: connect(client="tui"),
+        keymap=keymap or {},
+        on_detach=on_detach,
     )
-    return launch(host, headless=headless, gates=gates, keymap=keymap)
+
+
+def hand_over(request: CreateSession | ResumeRun) -> int:
+    """``--detach``: the server takes the run and this command returns (the run's id and how
+    to follow it are printed)."""
+    import asyncio
+
+    from coder_tui.client.connection import ServerError, connect
+    from coder_tui.server.protocol import Created
+
+    async def create() -> Created:
+        connection = await connect(client="cli")
+        try:
+            created = await connection.request(lambda i: msgspec.structs.replace(request, id=i))
+        finally:
+            await connection.close()
+        assert isinstance(created, Created)
+        return created
+
+    try:
+        created = asyncio.run(create())
+    except ServerError as exc:
+        return fail(str(exc))
+    print(
+        f"run {created.run_id} runs in the coder-tui server as session {created.session}: "
+        f"coder-tui attach {created.session} shows it, coder-tui ls where it is"
+    )
+    return 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import time
 from collections.abc import Sequence
 
@@ -41,7 +43,13 @@ def main(argv: Sequence[str]) -> int:
         except OSError as exc:
             return fail(f"the server cannot start: {exc}")
     if args.stop:
-        return asyncio.run(_stop())
+        pid = asyncio.run(_stop())
+        if pid <= 0:
+            return -pid
+        if not _gone(pid, within=30.0):
+            return fail(f"the server (pid {pid}) did not stop within 30 s")
+        print(f"coder-tui server {pid} stopped")
+        return 0
     return asyncio.run(_start())
 
 
@@ -70,6 +78,8 @@ async def _start() -> int:
 
 
 async def _stop() -> int:
+    """Ask the server to stop; its pid, or minus the exit code when there is nothing to wait
+    for (0: none was running)."""
     from coder_tui.client.connection import ServerError, open_connection
     from coder_tui.server.protocol import Shutdown
 
@@ -79,17 +89,26 @@ async def _stop() -> int:
         print("no coder-tui server is running")
         return 0
     except ServerError as exc:
-        return fail(str(exc))
+        return -fail(str(exc))
     pid = connection.welcome.server_pid
-    try:
+    with contextlib.suppress(ServerError):  # it may go away while answering: stopped either way
         await connection.request(lambda i: Shutdown(id=i))
-    except ServerError:
-        pass  # it went away while answering: stopped either way
-    deadline = time.monotonic() + 30
-    while paths.socket_path().exists() and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
     await connection.close()
-    if paths.socket_path().exists():
-        return fail(f"the server (pid {pid}) did not stop within 30 s")
-    print(f"coder-tui server {pid} stopped")
-    return 0
+    return pid
+
+
+def _gone(pid: int, *, within: float) -> bool:
+    """Wait until process ``pid`` has exited (its agents stopped first)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rsplit(") ", 1)[1].startswith("Z"):
+                    return True  # exited; its parent has yet to reap it
+        except (ProcessLookupError, FileNotFoundError):
+            return True
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return False

@@ -7,8 +7,9 @@ user's keymap, only when help is printed).
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from coder_tui.core.agents.profile import AgentProfile
     from coder_tui.core.agents.team import AgentRequest
     from coder_tui.core.config import UserConfig
+    from coder_tui.server.protocol import AgentSpec, CreateSession, ResumeRun
 
 
 class _MainParser(argparse.ArgumentParser):
@@ -119,33 +121,80 @@ def main(argv: Sequence[str]) -> int:
         return fail(f"--cwd {args.cwd}: no such folder")
     try:
         config = user_config()
-        agents, profiles = _agent_requests(args, config, commands)
+        agents, _profiles = _agent_requests(args, config, commands)
     except UsageError as exc:
         return fail(str(exc))
     if not commands and not agents:
         from coder_tui.core.session import default_shell
 
         commands = [default_shell()]
+    from coder_tui.server.protocol import CreateSession
+
+    create = CreateSession(
+        id=0,
+        cwd=str(cwd),
+        agents=agent_specs(agents),
+        commands=commands,
+        env=dict(os.environ),
+    )
+    from coder_tui.client.connection import connect
+
+    return run_client(create=create, connect=lambda: connect(client="tui"), keymap=config.keymap)
+
+
+def agent_specs(requests: Sequence[AgentRequest]) -> list[AgentSpec]:
+    from coder_tui.server.protocol import AgentSpec
+
+    return [
+        AgentSpec(
+            name=r.name, profile=r.profile, policy=str(r.policy), skip_approval=r.skip_approval
+        )
+        for r in requests
+    ]
+
+
+def run_client(
+    *,
+    connect: Callable[[], Awaitable[object]],
+    keymap: Mapping[str, str],
+    create: CreateSession | None = None,
+    attach: str | None = None,
+    resume: ResumeRun | None = None,
+    where: str = "",
+    on_detach: Callable[[], None] | None = None,
+) -> int:
+    """The TUI as a client of the server: show the session (new, resumed or running), and
+    after it closes say what goes on. The exit code: 0, or how the session's run ended when
+    it ended (1: it failed or was cancelled; a run left mid-way says how to resume it)."""
     from coder_tui.ui import prepare_textual_environment
 
     prepare_textual_environment()
-    from coder_tui.ui.app import CoderTuiApp
+    from coder_tui.ui.app import CoderTuiApp, Target
 
-    host = None
-    if agents:
-        from coder_tui.core.host import HostOptions, RunHost
+    app = CoderTuiApp(
+        target=Target(create=create, attach=attach, resume=resume),
+        connect=connect,  # type: ignore[arg-type]
+        keymap=keymap,
+        cwd=create.cwd if create else None,
+    )
+    app.run()
+    if app.return_code:
+        return app.return_code
+    if app.detached:
+        if on_detach is not None:
+            on_detach()
+        again = f"coder-tui attach {app.session_id}" + (f" --ssh {where}" if where else "")
+        print(f"detached: session {app.session_id} keeps running in the coder-tui server ({again})")
+        return 0
+    if not app.run_id or where:
+        return 0
+    from coder_tui.core.runs import RunStore
 
-        options = HostOptions.for_tui()
-        host = RunHost.new(paths.runs_dir(), cwd, agents, profiles, options=options)
-    app = CoderTuiApp(commands, host=host, cwd=cwd, keymap=config.keymap)
     try:
-        app.run()
-    finally:
-        app.kill_sessions_now()
-    if host is None:
-        return app.return_code or 0
-    outcome = finished(host.store.state)
-    return app.return_code or outcome
+        store = RunStore.open(app.run_id, paths.runs_dir())
+    except (FileNotFoundError, ValueError, LookupError):
+        return 0
+    return finished(store.state)
 
 
 def _agent_requests(

@@ -148,12 +148,28 @@ async def open_connection(
     """Connect and shake hands. FileNotFoundError/ConnectionRefusedError: no server there."""
     path = socket_path or paths.socket_path()
     reader, writer = await asyncio.open_unix_connection(str(path), limit=1 << 20)
+    return await handshake(reader, writer, client=client, where=str(path))
+
+
+async def handshake(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, client: str, where: str
+) -> ServerConnection:
+    """Hello, and the server's Welcome: a connection over any pair of streams (the socket,
+    or ``ssh HOST coder-tui proxy``'s pipes)."""
     writer.write(encode(Hello(version=PROTOCOL_VERSION, client=client)))
-    body = await read_frame(reader)
+    try:
+        body = await read_frame(reader)
+    except ProtocolError as exc:
+        writer.close()
+        raise ServerError(f"{where}: {exc}") from None
     if body is None:
         writer.close()
-        raise ServerError(f"the coder-tui server at {path} closed the connection at once")
-    fields = handshake_fields(body)
+        raise ServerError(f"the coder-tui server at {where} closed the connection at once")
+    try:
+        fields = handshake_fields(body)
+    except ProtocolError as exc:
+        writer.close()
+        raise ServerError(f"{where}: {exc}") from None
     if fields.get("type") == "refused":
         writer.close()
         raise ServerError(str(fields.get("reason", "refused")))

@@ -372,8 +372,12 @@ class Server:
         self._next_pane += 1
         return number
 
-    def _add_session(
-        self, host: RunHost | None, commands: list[TerminalSession], cwd: Path, detached: bool
+    def add_session(
+        self,
+        host: RunHost | None,
+        commands: list[TerminalSession],
+        cwd: Path,
+        detached: bool = False,
     ) -> ServerSession:
         session_id = str(self._next_session)
         self._next_session += 1
@@ -437,7 +441,7 @@ class Server:
         commands = [TerminalSession(argv, cwd=cwd, env=env) for argv in request.commands]
         if host is None and not commands:
             raise ApiError("a session needs agents or commands")
-        session = self._add_session(host, commands, cwd, request.detached)
+        session = self.add_session(host, commands, cwd, request.detached)
         if host is not None:
             host.start()
         if not request.headless:
@@ -472,7 +476,7 @@ class Server:
             host = RunHost.resumed(store, _profiles(project), template, options=options)
         except AgentNameError as exc:
             raise ApiError(f"run {state.run_id} cannot be resumed: {exc}") from None
-        session = self._add_session(host, [], cwd, request.detached)
+        session = self.add_session(host, [], cwd, request.detached)
         host.start()
         if not request.headless:
             session.start_unsized_later()

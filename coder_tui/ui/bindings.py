@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from textual.binding import BindingType
 
-Scope = Literal["app", "panes", "picker", "channel", "say"]
+Scope = Literal["app", "panes", "picker", "channel", "say", "quit"]
 KEY_COLUMN = 19  # --help: a wider key list gets a line of its own
 
 # Where each scope's keys work, in the order --help lists them.
@@ -26,6 +26,7 @@ SCOPES: dict[Scope, str] = {
     "picker": "in the template picker",
     "channel": "on a channel message",
     "say": "in the channel's input line (after c)",
+    "quit": "in the quit dialog",
 }
 
 
@@ -206,7 +207,25 @@ BINDINGS: tuple[BindingSpec, ...] = (
         "Choose a workflow template and start it",
         "panes",
     ),
-    BindingSpec("app.quit", "q", "quit_app", "Quit", "Quit (every child is ended first)", "panes"),
+    BindingSpec(
+        "app.detach",
+        "D",
+        "detach",
+        "Detach",
+        "Detach: the agents keep running in the server (coder-tui attach shows them again)",
+        "panes",
+    ),
+    BindingSpec(
+        "app.quit", "q", "quit_app", "Quit", "Quit: detach, or stop the agents (it asks)", "panes"
+    ),
+    # The quit dialog's (the server outlives the window: leave it running, or stop it).
+    BindingSpec(
+        "quit.detach", "d", "choose('detach')", "Detach", "Leave; the agents keep working", "quit"
+    ),
+    BindingSpec(
+        "quit.stop", "s", "choose('stop')", "Stop agents", "Stop this session's agents", "quit"
+    ),
+    BindingSpec("quit.cancel", "escape", "choose('')", "Cancel", "Stay", "quit"),
     # The template picker's.
     BindingSpec(
         "picker.cancel", "escape", "cancel", "Cancel", "Close the picker, start nothing", "picker"

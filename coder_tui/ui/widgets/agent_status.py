@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from coder_tui.core.agents.agent import Agent
 from coder_tui.core.agents.events import AgentStatus, ApprovalPolicy
+from coder_tui.server.protocol import AgentView
 
 GLYPHS = {
     AgentStatus.STARTING: "◌",
@@ -30,18 +30,13 @@ POLICY_LABELS = {
 }
 
 
-def status_words(agent: Agent) -> str:
-    if agent.status is AgentStatus.EXITED:
-        if agent.exit is not None:
-            return agent.exit.description
-        return "not started" if agent.session.error else "exited"
-    return str(agent.status)
-
-
-def status_content(agent: Agent) -> Content:
-    style = STYLES[agent.status]
-    parts: list[tuple[str, str] | str] = [(f"{GLYPHS[agent.status]} {status_words(agent)}", style)]
-    policy = POLICY_LABELS[agent.policy]
+def status_content(agent: AgentView) -> Content:
+    """The agent's status as the server describes it: glyph and words in the status colour,
+    and its policy when it is not 'ask'."""
+    status = AgentStatus(agent.status)
+    style = STYLES[status]
+    parts: list[tuple[str, str] | str] = [(f"{GLYPHS[status]} {agent.words}", style)]
+    policy = POLICY_LABELS[ApprovalPolicy(agent.policy)]
     if policy:
         parts += [" · ", (policy, "italic $accent")]
     return Content.assemble(*parts)
@@ -60,7 +55,7 @@ class StatusBar(Static):
 
     def show(
         self,
-        agents: list[tuple[int, Agent]],
+        agents: list[tuple[int, AgentView]],
         selected: str | None,
         approval_hint: str,
     ) -> None:
@@ -73,7 +68,7 @@ class StatusBar(Static):
             label = f"{number} {agent.name} "
             parts.append((label, "bold") if agent.name == selected else label)
             parts.append(status_content(agent))
-        waiting = [a.name for _, a in agents if a.status is AgentStatus.NEEDS_APPROVAL]
+        waiting = [a.name for _, a in agents if a.status == AgentStatus.NEEDS_APPROVAL]
         if waiting:
             parts.append((f"   {', '.join(waiting)}: ", "bold"))
             parts.append((approval_hint, "bold $error"))

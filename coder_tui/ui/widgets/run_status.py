@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from textual.content import Content
 from textual.widgets import Static
 
 from coder_tui.core.runs import RunStatus
-
-if TYPE_CHECKING:  # the type only: front ends reach runs through the host
-    from coder_tui.core.operator import Operator
+from coder_tui.server.protocol import RunView
 
 STATUS_STYLES = {
     RunStatus.RUNNING: "$success",
@@ -29,34 +26,32 @@ class RunStatusLine(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("no workflow running", id=id)
-        self._operator: Operator | None = None
+        self._run: RunView | None = None
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
-        if self._operator is not None:
-            self.show(self._operator)
+        if self._run is not None:
+            self.show(self._run)
 
-    def show(self, operator: Operator) -> None:
-        self._operator = operator
-        state = operator.state
-        status = RunStatus(state.status)
-        elapsed = (state.ended or time.time()) - state.started
+    def show(self, run: RunView) -> None:
+        """The run as the server last described it (the clock ticks here)."""
+        self._run = run
+        status = RunStatus(run.status)
+        elapsed = (run.ended or time.time()) - run.started
         parts: list[str | tuple[str, str]] = [
-            (f"{operator.template.title}", "bold"),
+            (f"{run.title}", "bold"),
             f"  ·  {int(elapsed // 60):02d}:{int(elapsed % 60):02d}  ·  ",
             (str(status), STATUS_STYLES.get(status, "")),
         ]
-        if state.current_step:
-            round_ = state.step_rounds.get(state.current_step, 1)
-            parts.append(f"  ·  step {state.current_step} #{round_}")
-        for name, rounds in state.loop_rounds.items():
-            loop = next((lp for lp in operator.template.loops if lp.name == name), None)
-            parts.append(f"  ·  {name} {rounds}/{loop.max_rounds if loop else '?'}")
-        parts.append(f"  ·  hops {state.hops}/{operator.template.limits.max_hops}")
-        if operator.waiting_at_gate:
+        if run.step:
+            parts.append(f"  ·  step {run.step} #{run.step_round}")
+        for loop in run.loops:
+            parts.append(f"  ·  {loop.name} {loop.rounds}/{loop.max_rounds or '?'}")
+        parts.append(f"  ·  hops {run.hops}/{run.max_hops}")
+        if run.waiting_at_gate:
             parts.append(("  ·  waiting for you: g approve · G reject", "bold $warning"))
-        elif operator.paused:
+        elif run.paused:
             parts.append(("  ·  p resumes · n runs one step", "$warning"))
         self.update(Content.assemble(*parts))

@@ -1,9 +1,12 @@
-"""A Textual widget that shows one TerminalSession and forwards keys, paste and mouse to it.
+"""A Textual widget that shows one pane of a server session and sends it keys, paste, mouse.
 
-Rendering is the hot path of the app, so it does no more than the screen changed: output only
-marks the pane dirty; at most FRAME_RATE times a second the pane reads the rows the emulator
-reports dirty, rebuilds those rows' Strips (cached per row), and refreshes only those lines.
-While the child holds synchronized output (?2026) the repaint waits, for at most SYNC_HOLD_MAX.
+The screen lives in the server (coder_tui/server/screens.py): it sends the rows that changed,
+and the pane's mirror (coder_tui/client/mirror.py) keeps them. Rendering is the hot path of
+the app, so the pane does no more than the screen changed: a frame from the server only marks
+the pane dirty; at most FRAME_RATE times a second the pane rebuilds the Strips of the rows that
+changed (cached per row) and refreshes only those lines. Keys go to the server as Textual names
+it; the server encodes them for the child's current modes, so the bytes are the same as when
+the pane owned the child.
 """
 
 from __future__ import annotations
@@ -22,20 +25,16 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
+from coder_tui.client.mirror import PaneMirror
 from coder_tui.core.emulator import DEFAULT_STYLE, CellStyle, Rgb, Row, Run
-from coder_tui.core.pty import PtyExit
-from coder_tui.core.session import TerminalSession
+from coder_tui.server.protocol import Focus, Key, Message, Mouse, Paste, Resize, Scroll
 
 FRAME_RATE = 60
-# A pane whose child flooded output (more than FLOOD_BYTES between its last two frames) draws at
-# lower rate: nobody reads 60 screens a second of a flood, and the time goes to parsing it
-# and to the other panes' keys instead (measured: throughput +50 %, key p99 halved).
-FLOOD_FRAME_RATE = 30
-FLOOD_BYTES = 128 * 1024
 STYLE_CACHE_MAX = 4096  # truecolour gradients make endless distinct styles: keep it bounded
-SYNC_HOLD_MAX = 0.2  # seconds a ?2026 frame may hold the repaint before we draw anyway
 SCROLL_STEP = 3  # rows per mouse-wheel notch in the scrollback
 _PLACEHOLDER = "\ufffd"  # one cell, drawn where our width table and Ghostty's disagree
+
+Send = Callable[[Message], None]
 
 
 class TerminalPane(Widget, can_focus=True):
@@ -69,19 +68,18 @@ class TerminalPane(Widget, can_focus=True):
 
     def __init__(
         self,
-        session: TerminalSession,
+        pane: PaneMirror,
+        send: Send,
         *,
-        start: Callable[[], object] | None = None,
         label: str | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.session = session
-        self._start = start or session.start
-        self._started = False
-        self.label = label or session.command_line
+        self.pane = pane
+        self._send = send
+        self.label = label or pane.view.label
         self.frames_drawn = 0
         self._strips: list[Strip] = []
         self._rows: list[Row] = []
@@ -89,9 +87,6 @@ class TerminalPane(Widget, can_focus=True):
         self._cursor_strip: Strip | None = None
         self._frame_handle: asyncio.TimerHandle | None = None
         self._last_frame = 0.0
-        self._bytes_at_frame = 0
-        self._bytes_last_frame = 0  # output between the last two frames: a flood or not
-        self._sync_since: float | None = None
         self._full_redraw = True
         self._styles: dict[CellStyle, Style] = {}
         self._theme_key: tuple[object, ...] = ()
@@ -99,107 +94,97 @@ class TerminalPane(Widget, can_focus=True):
         self._default_fg: Rgb = (255, 255, 255)
         self._default_bg: Rgb = (0, 0, 0)
         self._mouse_buttons = 0
+        self._sent_size: tuple[int, int] | None = None
+        self._ended_shown: bool | None = None
         self.border_title = self.label
+
+    @property
+    def pane_id(self) -> int:
+        return self.pane.pane_id
+
+    @property
+    def ended(self) -> bool:
+        return self.pane.view.ended
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self._watch_session(self.session)
-
-    def _watch_session(self, session: TerminalSession) -> None:
-        session.on_output(self._on_output)
-        session.on_exit(lambda exit: self._on_session_exit(session, exit))
-
-    def _start_child(self) -> None:
-        """Start the child once the pane has its real size, so it never draws for a wrong one
-        and then redraws (losing what it printed, as vim's file message)."""
-        if not self._started and self.session.pty is None and not self.session.ended:
-            self._started = True
-            self._start()
-
-    def replace_session(self, session: TerminalSession, start: Callable[[], object]) -> None:
-        """Show a new session in this pane (an agent restart); the old one must be closed."""
-        self.session = session
-        self._start = start
-        self._started = False
-        self.remove_class("-ended")
-        self.border_subtitle = ""
-        self._watch_session(session)
-        cols, rows = self._grid_size()
-        session.resize(cols, rows)
-        self._start_child()
-        self._full_redraw = True
-        self._schedule_frame()
+        self.pane.listeners.append(self._on_update)
+        self._show_ended()
 
     def on_unmount(self) -> None:
+        if self._on_update in self.pane.listeners:
+            self.pane.listeners.remove(self._on_update)
         if self._frame_handle is not None:
             self._frame_handle.cancel()
             self._frame_handle = None
 
-    def _on_session_exit(self, session: TerminalSession, exit: PtyExit | None) -> None:
-        if session is not self.session:
-            return  # a session this pane no longer shows (replaced on restart)
-        self.add_class("-ended")
-        self.border_subtitle = session.error or (exit.description if exit else "ended")
+    def _show_ended(self) -> None:
+        """The border says how the child ended (or nothing while it runs)."""
+        view = self.pane.view
+        if view.ended == self._ended_shown:
+            return
+        self._ended_shown = view.ended
+        self.set_class(view.ended, "-ended")
+        if view.ended:
+            self.border_subtitle = view.ended_why or "ended"
+        elif self.pane.view.agent is None:
+            self.border_subtitle = ""
 
     def _grid_size(self) -> tuple[int, int]:
         size = self.content_size
         return max(1, size.width), max(1, size.height)
 
     def on_resize(self, event: events.Resize) -> None:
-        cols, rows = self._grid_size()
-        self.session.resize(cols, rows)
-        self._start_child()
+        self.send_size()
         self._full_redraw = True
         self._frame()
 
+    def send_size(self) -> None:
+        """Tell the server this pane's size (it starts the child at it, and resizes to it
+        while this client is the active one)."""
+        size = self._grid_size()
+        if size != self._sent_size:
+            self._sent_size = size
+            self._send(Resize(pane=self.pane_id, cols=size[0], rows=size[1]))
+
     # --- frames ------------------------------------------------------------------------------
 
-    def _on_output(self) -> None:
+    def _on_update(self) -> None:
+        self._show_ended()
         self._schedule_frame()
 
     def _schedule_frame(self) -> None:
-        """Coalesce output into at most FRAME_RATE frames a second (FLOOD_FRAME_RATE while
-        the child floods)."""
+        """Coalesce the server's frames into at most FRAME_RATE a second."""
         if self._frame_handle is not None:
             return
-        loop = asyncio.get_running_loop()
-        rate = FLOOD_FRAME_RATE if self._bytes_last_frame > FLOOD_BYTES else FRAME_RATE
-        delay = max(0.0, self._last_frame + 1 / rate - time.monotonic())
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        delay = max(0.0, self._last_frame + 1 / FRAME_RATE - time.monotonic())
         self._frame_handle = loop.call_later(delay, self._frame)
 
     def _frame(self) -> None:
         self._frame_handle = None
         if not self.is_mounted:
             return
-        screen = self.session.screen
-        now = time.monotonic()
-        if screen.synchronized_output:
-            if self._sync_since is None:
-                self._sync_since = now
-            if now - self._sync_since < SYNC_HOLD_MAX:
-                loop = asyncio.get_running_loop()
-                self._frame_handle = loop.call_later(1 / FRAME_RATE, self._frame)
-                return
-        self._sync_since = None
-        self._last_frame = now
-        self._bytes_last_frame = self.session.bytes_received - self._bytes_at_frame
-        self._bytes_at_frame = self.session.bytes_received
+        self._last_frame = time.monotonic()
         self._check_theme()
-        cols, rows = screen.size
+        pane = self.pane
+        full, rows = pane.take_changes()
+        width = self.size.width
         changed: set[int]
-        if self._full_redraw or len(self._strips) != rows:
-            self._rows = screen.all_rows()
-            self._strips = [self._row_strip(row, cols) for row in self._rows]
-            changed = set(range(rows))
+        if full or self._full_redraw or len(self._rows) != len(pane.lines):
+            self._rows = list(pane.lines)
+            self._strips = [self._row_strip(row, width) for row in self._rows]
+            changed = set(range(max(len(self._rows), self.size.height)))
             self._full_redraw = False
         else:
-            dirty = screen.dirty_rows()
-            for y, row in dirty.items():
-                if y < rows:
-                    self._rows[y] = row
-                    self._strips[y] = self._row_strip(row, cols)
-            changed = set(dirty)
+            for y, row in rows.items():
+                self._rows[y] = row
+                self._strips[y] = self._row_strip(row, width)
+            changed = set(rows)
         cursor = self._cursor_cell()
         if cursor != self._cursor_xy:
             for old_or_new in (self._cursor_xy, cursor):
@@ -208,23 +193,20 @@ class TerminalPane(Widget, can_focus=True):
             self._cursor_xy = cursor
         if cursor is not None and cursor[1] in changed:
             self._cursor_strip = None
-        title = screen.title
+        title = pane.title
         wanted_title = f"{self.label} · {title}" if title else self.label
         if self.border_title != wanted_title:
             self.border_title = wanted_title
         if changed:
             self.frames_drawn += 1
-            width = self.size.width
             for y in sorted(changed):
                 self.refresh(Region(0, y, width, 1))
 
     def _cursor_cell(self) -> tuple[int, int] | None:
-        if not self.has_focus or self.session.ended:
+        cursor = self.pane.cursor
+        if not self.has_focus or self.ended or cursor is None or not cursor[2]:
             return None
-        cursor = self.session.screen.cursor()
-        if not cursor.visible or cursor.x is None or cursor.y is None:
-            return None
-        return cursor.x, cursor.y
+        return cursor[0], cursor[1]
 
     # --- strips ------------------------------------------------------------------------------
 
@@ -319,55 +301,55 @@ class TerminalPane(Widget, can_focus=True):
 
     def on_key(self, event: events.Key) -> None:
         """Every key that reaches a focused pane belongs to the child."""
-        if self.session.ended:
+        if self.ended:
             return
         event.stop()
         event.prevent_default()
-        self._follow_output()
-        self.session.send_key(event.key, event.character)
+        self._send(Key(pane=self.pane_id, key=event.key, character=event.character))
 
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
-        self._follow_output()
-        self.session.paste(event.text)
+        self._send(Paste(pane=self.pane_id, text=event.text))
 
     def on_focus(self) -> None:
-        self.session.write(self.session.screen.encode_focus(True))
+        self._send(Focus(pane=self.pane_id, gained=True))
         self._schedule_frame()
 
     def on_blur(self) -> None:
-        self.session.write(self.session.screen.encode_focus(False))
+        self._send(Focus(pane=self.pane_id, gained=False))
         self._schedule_frame()
-
-    def _follow_output(self) -> None:
-        if not self.session.screen.scrollback.at_bottom:
-            self.session.screen.scroll_to_bottom()
-            self._full_redraw = True
-            self._schedule_frame()
 
     def _scroll(self, rows: int) -> None:
-        self.session.screen.scroll_viewport(rows)
-        self._full_redraw = True
-        self._schedule_frame()
+        self._send(Scroll(pane=self.pane_id, rows=rows))
 
-    def _mouse_to_child(self, button: int, event: events.MouseEvent, **kw: bool) -> bool:
-        screen = self.session.screen
-        if self.session.ended or not screen.mouse_tracking:
+    def _mouse_to_child(
+        self, button: int, event: events.MouseEvent, *, press: bool | None, motion: bool = False
+    ) -> bool:
+        if self.ended or not self.pane.mouse:
             return False
         offset = event.get_content_offset(self)
         if offset is None:
             return True
-        self.session.write(screen.encode_mouse(button, offset.x, offset.y, **kw))
+        self._send(
+            Mouse(
+                pane=self.pane_id,
+                button=button,
+                x=offset.x,
+                y=offset.y,
+                press=press,
+                motion=motion,
+            )
+        )
         return True
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         event.stop()
-        if not self._mouse_to_child(4, event):
+        if not self._mouse_to_child(4, event, press=True):
             self._scroll(-SCROLL_STEP)
 
     def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
         event.stop()
-        if not self._mouse_to_child(5, event):
+        if not self._mouse_to_child(5, event, press=True):
             self._scroll(SCROLL_STEP)
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
@@ -383,8 +365,8 @@ class TerminalPane(Widget, can_focus=True):
             event.stop()
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
-        if self.session.screen.mouse_tracking:
-            self._mouse_to_child(self._mouse_buttons, event, motion=True)
+        if self.pane.mouse:
+            self._mouse_to_child(self._mouse_buttons, event, press=None, motion=True)
 
 
 def _fit(run: Run) -> str:
