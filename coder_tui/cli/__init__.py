@@ -44,9 +44,9 @@ def _subcommand(name: str, argv: list[str]) -> int:
 
         return run_verb(name, argv)
     if name in ("attach", "proxy"):
-        from coder_tui.cli import attach
+        from coder_tui.cli.attach import attach_main, proxy_main
 
-        return attach.attach_main(argv) if name == "attach" else attach.proxy_main(argv)
+        return attach_main(argv) if name == "attach" else proxy_main(argv)
     module = importlib.import_module(f"coder_tui.cli.{name}")
     code: int = module.main(argv)
     return code

@@ -346,7 +346,9 @@ class Server:
             except ValueError:
                 modes = ", ".join(p.value for p in ApprovalPolicy)
                 raise ApiError(f"policy must be one of {modes}") from None
-            self._host(session).set_policy(agent_name, policy)
+            host = self._host(session)
+            host.set_policy(agent_name, policy)
+            session.agent_changed(host.agents[agent_name])
             return None
         if isinstance(request, Restart):
             session, agent_name = self._agent(request.agent)

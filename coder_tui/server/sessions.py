@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shlex
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -75,6 +77,11 @@ class Pane:
     @property
     def session(self) -> TerminalSession:
         return self.feed.session
+
+
+def command_label(argv: list[str]) -> str:
+    """A short pane title: program and arguments with folders dropped (full line: tooltip)."""
+    return shlex.join(os.path.basename(arg) if "/" in arg else arg for arg in argv)
 
 
 def agent_words(agent: Agent) -> str:
@@ -143,7 +150,7 @@ class ServerSession:
         self._unfollow: Callable[[], None] | None = None
         self._tasks: set[asyncio.Task[object]] = set()
         for command in commands:
-            label = command.command_line
+            label = command_label(command.argv)
             self._add_pane(Pane(new_pane_id(), label, PaneFeed(0, command, styles)))
         if host is not None:
             for agent in host.agents.values():
@@ -366,6 +373,10 @@ class ServerSession:
                         kind="crash",
                     )
                 )
+        self.broadcast(AgentChanged(view=self.agent_view(agent)), to_watchers=True)
+
+    def agent_changed(self, agent: Agent) -> None:
+        """Something of the agent's that is no event of its own changed (its policy)."""
         self.broadcast(AgentChanged(view=self.agent_view(agent)), to_watchers=True)
 
     def _run_changed(self) -> None:

@@ -41,7 +41,7 @@ from coder_tui.client.connection import ServerConnection, ServerError, open_conn
 from coder_tui.client.mirror import PaneMirror, SessionMirror
 from coder_tui.core.agents.agent import Agent
 from coder_tui.core.agents.events import AgentStatus, ApprovalPolicy
-from coder_tui.core.channel import Channel, ChannelMessage
+from coder_tui.core.channel import Channel
 from coder_tui.core.host import RunHost
 from coder_tui.core.session import TerminalSession
 from coder_tui.core.templates import load_templates
@@ -532,8 +532,7 @@ class CoderTuiApp(App[None]):
 
     @staticmethod
     def _label(pane: PaneMirror) -> str:
-        view = pane.view
-        return view.label if view.agent else command_label(shlex.split(view.command_line))
+        return pane.view.label
 
     async def _attach_session(self) -> api.SessionView:
         """Connect (starting the in-process server when there is no target), create or

@@ -248,10 +248,10 @@ async def test_wheel_scrolls_scrollback_unless_the_child_wants_the_mouse(tmp_pat
         printer, mouse_child = pane(app, 0), pane(app, 1)
         await shows(printer, "line 299")
         await shows(mouse_child, "READY")
-        offset_before = printer.session.screen.scrollback.offset
+        offset_before = app.server_terminal(0).screen.scrollback.offset
         wheel(printer, up=True)
         await wait_for(lambda: "line 299" not in pane_text(printer))
-        assert printer.session.screen.scrollback.offset == offset_before - 3
+        assert app.server_terminal(0).screen.scrollback.offset == offset_before - 3
         # The rows now shown are the three before the old top row.
         assert "line 299" not in pane_text(printer)
         wheel(printer, up=False)
@@ -260,7 +260,7 @@ async def test_wheel_scrolls_scrollback_unless_the_child_wants_the_mouse(tmp_pat
         # at 1-based cell coordinates.
         wheel(mouse_child, up=True, x=4, y=2)
         await got(log, b"\x1b[<64;5;3M")
-        assert mouse_child.session.screen.scrollback.offset == 0
+        assert app.server_terminal(1).screen.scrollback.offset == 0
 
 
 async def test_missing_command_is_shown_in_its_pane_and_the_rest_works(tmp_path: Path) -> None:
@@ -309,7 +309,7 @@ async def test_binary_flood_does_not_freeze_the_ui(tmp_path: Path) -> None:
             await pilot.press(key)
             await got(log, lambda data, n=n: len(data) == n, timeout=2.0)
         await shows(flood, "FLOOD-DONE", timeout=15.0)
-        assert flood.session.bytes_received > 1_000_000
+        assert app.server_terminal(0).bytes_received > 1_000_000
 
 
 @pytest.mark.skipif(
@@ -323,12 +323,12 @@ async def test_vim_full_screen_edit_round_trip(tmp_path: Path) -> None:
     app = CoderTuiApp([["vim", "-u", "NONE", "-N", "-n", str(target)]], cwd=tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         editor = pane(app, 0)
-        await wait_for(lambda: editor.session.screen.alt_screen)
+        await wait_for(lambda: app.server_terminal(0).screen.alt_screen)
         await shows(editor, "note.txt")
         await pilot.press("i", *"hello 世界", "escape")
         await shows(editor, "hello 世界")
         await pilot.press("colon", "w", "q", "enter")
-        await wait_for(lambda: editor.session.ended)
+        await wait_for(lambda: app.server_terminal(0).ended)
     assert target.read_text() == "hello 世界\n"
 
 
@@ -338,12 +338,12 @@ async def test_refreshes_are_coalesced_to_the_frame_rate(tmp_path: Path) -> None
     app = CoderTuiApp([[PY, str(CHILDREN / "flood.py"), "1.5"]])
     async with app.run_test(size=(100, 30)):
         flood = pane(app, 0)
-        await wait_for(lambda: flood.session.bytes_received > 0)
+        await wait_for(lambda: app.server_terminal(0).bytes_received > 0)
         start_frames, start = flood.frames_drawn, asyncio.get_running_loop().time()
         await shows(flood, "FLOOD-DONE", timeout=15.0)
         elapsed = asyncio.get_running_loop().time() - start
         frames = flood.frames_drawn - start_frames
-        assert flood.session.bytes_received > 1_000_000
+        assert app.server_terminal(0).bytes_received > 1_000_000
         # Thousands of reads, yet at most one frame per 1/60 s (+2 for the edges).
         assert 0 < frames <= FRAME_RATE * elapsed + 2, (frames, elapsed)
 

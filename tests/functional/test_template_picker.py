@@ -217,7 +217,7 @@ async def test_escape_cancels_and_mistakes_are_shown_inline(
         await pilot.press(*"echo", "enter", *"never run")
         await pilot.press("escape")
         await wait_for(lambda: isinstance(app.screen, PanesScreen))
-        assert app.operator is None and app.host.state.template == ""
+        assert app.host.operator is None and app.host.state.template == ""
 
         # A required input left empty: said inline, the picker stays open.
         picker = await open_picker(pilot)
@@ -251,7 +251,7 @@ async def test_escape_cancels_and_mistakes_are_shown_inline(
         assert "launched: alpha, beta" in error(picker)
         await pilot.press("escape")
         await wait_for(lambda: isinstance(app.screen, PanesScreen))
-        assert app.operator is None and app.host.state.template == ""
+        assert app.host.operator is None and app.host.state.template == ""
     assert set(paths.runs_dir().iterdir()) == runs_before | {app.host.store.run_dir}
 
 

@@ -117,6 +117,7 @@ def test_main_screen_of_a_finished_run(snap_compare: Any, tmp_path: Path, monkey
     from coder_tui.core.runs import RunStatus
     from coder_tui.core.templates import load_templates
     from coder_tui.ui.widgets import channel_view
+    from coder_tui.server.sessions import run_view
     from coder_tui.ui.widgets.run_status import RunStatusLine
 
     monkeypatch.setattr(channel_view, "time", _FixedClock)
@@ -158,7 +159,7 @@ def test_main_screen_of_a_finished_run(snap_compare: Any, tmp_path: Path, monkey
         await wait_for(lambda: all(a.status.value == "idle" for a in host.agents.values()), 15)
         host.state.started, host.state.ended = 1_000_000.0, 1_000_042.0  # 00:42 on the line
         assert host.operator is not None
-        pilot.app.screen.query_one(RunStatusLine).show(host.operator)
+        pilot.app.screen.query_one(RunStatusLine).show(run_view(host))
         pilot.app.clear_notifications()  # toasts time out: what stays is the screen itself
         await pilot.pause()
 
