@@ -65,6 +65,13 @@ def main(argv: Sequence[str]) -> int:
         profiles = known_profiles(project)
     except UsageError as exc:
         return fail(str(exc))
+    from coder_tui.core.agents.names import check_agent_name
+
+    try:  # before anything starts (run.json is a file one can edit)
+        for name in state.agents:
+            check_agent_name(name)
+    except AgentNameError as exc:
+        return fail(f"run {state.run_id} cannot be resumed: {exc}")
     if args.headless and not args.detach:
         options = HostOptions(startup_timeout=60.0, starts_agents=True)
         try:

@@ -38,17 +38,24 @@ class Message(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True
 
 
 class Hello(Message, tag="hello"):
+    """The client's first frame: its protocol version."""
+
     version: int
     client: str = ""  # who connects: "tui", "cli", "mcp", "proxy" (shown in the server log)
 
 
 class Welcome(Message, tag="welcome"):
+    """The server takes the connection."""
+
     version: int
     server_pid: int
     coder_tui: str  # the server's coder-tui version
 
 
 class Refused(Message, tag="refused"):
+    """The server will not talk to this client (another protocol version); ``reason`` says
+    what to do."""
+
     reason: str
     server_version: int = 0
 
@@ -163,6 +170,8 @@ class Attach(Request, tag="attach"):
 
 
 class Detach(Request, tag="detach"):
+    """Stop showing ``session`` (it keeps running)."""
+
     session: str
 
 
@@ -193,26 +202,37 @@ class RunCommand(Request, tag="run-command"):
 
 
 class AnswerGate(Request, tag="gate"):
+    """Approve or reject the human gate a session's run waits at."""
+
     session: str
     approved: bool
 
 
 class Approve(Request, tag="approve"):
+    """Answer what an agent asks permission for (``approved`` False: deny), with the CLI's
+    own keys; ``always``: its "don't ask again" answer where it has one."""
+
     agent: str
     approved: bool = True
     always: bool = False
 
 
 class SetPolicy(Request, tag="policy"):
+    """An agent's approval policy: ask | approve-edits | approve-all."""
+
     agent: str
     policy: str
 
 
 class Restart(Request, tag="restart"):
+    """Stop an agent and start it afresh, in a new CLI session, in its pane."""
+
     agent: str
 
 
 class StartTemplate(Request, tag="start-template"):
+    """Run a workflow template over a session's agents."""
+
     session: str
     template: str
     inputs: dict[str, str] = msgspec.field(default_factory=dict)
@@ -232,17 +252,23 @@ class Shutdown(Request, tag="shutdown"):
 
 
 class Key(Message, tag="key"):
+    """A key for a pane's child; the server encodes it for the child's current modes."""
+
     pane: int
     key: str  # Textual's key name ("ctrl+c", "up", "a")
     character: str | None = None
 
 
 class Paste(Message, tag="paste"):
+    """Text pasted into a pane (bracketed when the child asked for it)."""
+
     pane: int
     text: str
 
 
 class Mouse(Message, tag="mouse"):
+    """A mouse event at a pane's cell (sent only while the child tracks the mouse)."""
+
     pane: int
     button: int
     x: int
@@ -252,11 +278,16 @@ class Mouse(Message, tag="mouse"):
 
 
 class Focus(Message, tag="focus"):
+    """The pane got or lost the keys (reported to a child that asked for focus events)."""
+
     pane: int
     gained: bool
 
 
 class Resize(Message, tag="resize"):
+    """This client's size of a pane; the pane takes the size of the client that typed or
+    resized last. A pane's child starts once a client gave its size."""
+
     pane: int
     cols: int
     rows: int
@@ -292,6 +323,8 @@ ReplyResult = StatusResult | Created | SessionView | Delivered | None
 
 
 class Reply(Message, tag="reply"):
+    """The answer to the request with the same ``id``."""
+
     id: int
     ok: bool = True
     error: str = ""
@@ -347,15 +380,21 @@ class PaneChanged(Message, tag="pane"):
 
 
 class AgentChanged(Message, tag="agent"):
+    """An agent's status, policy or question changed."""
+
     view: AgentView
 
 
 class RunChanged(Message, tag="run"):
+    """Where a session's run stands changed (status, step, pause, gate)."""
+
     session: str
     view: RunView | None
 
 
 class ChannelPost(Message, tag="post"):
+    """A message posted to a session's channel (already on disk)."""
+
     session: str
     message: dict[str, Any]  # a ChannelMessage, as channel.jsonl holds it
 
@@ -371,6 +410,8 @@ class Notice(Message, tag="notice"):
 
 
 class SessionEnded(Message, tag="session-ended"):
+    """The session is over: its agents and commands are stopped."""
+
     session: str
     why: str = ""
 

@@ -116,8 +116,8 @@ def test_main_screen_of_a_finished_run(snap_compare: Any, tmp_path: Path, monkey
     from coder_tui.core.host import HostOptions, RunHost
     from coder_tui.core.runs import RunStatus
     from coder_tui.core.templates import load_templates
-    from coder_tui.ui.widgets import channel_view
     from coder_tui.server.sessions import run_view
+    from coder_tui.ui.widgets import channel_view
     from coder_tui.ui.widgets.run_status import RunStatusLine
 
     monkeypatch.setattr(channel_view, "time", _FixedClock)

@@ -156,11 +156,12 @@ def test_every_screen_binding_has_an_id_and_a_tooltip_from_the_table() -> None:
     from textual.binding import Binding
 
     from coder_tui.ui.app import CoderTuiApp, PanesScreen
+    from coder_tui.ui.screens.quit import QuitScreen
     from coder_tui.ui.screens.template_picker import TemplatePicker
     from coder_tui.ui.widgets.channel_view import MessageView, SayInput
 
     seen = []
-    for owner in (CoderTuiApp, PanesScreen, TemplatePicker, MessageView, SayInput):
+    for owner in (CoderTuiApp, PanesScreen, TemplatePicker, QuitScreen, MessageView, SayInput):
         for binding in owner.BINDINGS:
             assert isinstance(binding, Binding) and binding.id and binding.tooltip, binding
             seen.append(binding.id)

@@ -17,3 +17,12 @@ def test_import_contracts_are_kept() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 kept, 0 broken" in done.stdout
+
+
+def test_the_api_reference_is_the_protocol() -> None:
+    """docs/api.md is generated from the protocol's structs; a change to them regenerates it
+    (`python -m coder_tui.server.apidoc > docs/api.md`)."""
+    from coder_tui.server.apidoc import api_markdown
+
+    committed = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    assert committed == api_markdown()
