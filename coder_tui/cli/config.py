@@ -53,7 +53,7 @@ def render(config: UserConfig) -> str:
         lines += [f"  {_scalar(name)}: {mode}" for name, mode in config.policies.items()]
     else:
         lines.append("policies: {}  # every agent asks, unless --policy says otherwise")
-    lines.append("notifications:  # reserved for later: validated, not used yet")
+    lines.append("notifications:  # approvals, gates, crashes, run ends: bell, desktop, command")
     for name, value in config.notifications.model_dump().items():
         lines.append(f"  {name}: {_scalar(value)}")
     lines.append("keymap:  # binding id: key(s), in Textual's key names")

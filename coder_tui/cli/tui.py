@@ -171,11 +171,17 @@ def run_client(
     prepare_textual_environment()
     from coder_tui.ui.app import CoderTuiApp, Target
 
+    try:
+        notifications = user_config().notifications
+    except UsageError:
+        notifications = None  # the TUI's own commands already reported a broken file
+    ring_for = notifications.events if notifications and notifications.bell else []
     app = CoderTuiApp(
         target=Target(create=create, attach=attach, resume=resume),
         connect=connect,  # type: ignore[arg-type]
         keymap=keymap,
         cwd=create.cwd if create else None,
+        ring_for=ring_for,
     )
     app.run()
     if app.return_code:

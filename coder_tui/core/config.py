@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
@@ -78,10 +78,23 @@ def _policy_target(value: str) -> str:
     return value
 
 
-class Notifications(_Strict):
-    """Reserved for later: validated now (so a typo is caught), used by nothing yet."""
+NotifyEvent = Literal["approval", "gate", "crash", "run-ended"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("approval", "gate", "crash", "run-ended")
 
-    bell_on_approval: bool = False  # ring the terminal bell when an agent asks for approval
+
+class Notifications(_Strict):
+    """What happens when an agent asks for approval, a gate waits, an agent crashes or a run
+    ends. Attached clients ring their terminal; the server (once per event, attached or
+    not) sends a desktop notification and runs ``command``."""
+
+    events: list[NotifyEvent] = Field(
+        default_factory=lambda: list(NOTIFY_EVENTS)
+    )
+    bell: bool = True  # attached TUIs: BEL, and OSC 9 / OSC 777 for terminals that show them
+    desktop: bool = True  # notify-send, when there is one and a desktop session to show it
+    # Run for each event, e.g. ["ntfy", "publish", "mytopic"]: the event's text is the last
+    # argument, and CODER_TUI_EVENT / CODER_TUI_SESSION / CODER_TUI_TEXT are set.
+    command: list[str] | None = None
 
 
 class UserConfig(_Strict):

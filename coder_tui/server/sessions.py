@@ -39,6 +39,7 @@ from coder_tui.core.host import (
 from coder_tui.core.runs import RunStatus
 from coder_tui.core.session import TerminalSession
 from coder_tui.core.tasks import spawn
+from coder_tui.server.notify import notify
 from coder_tui.server.protocol import (
     AgentChanged,
     AgentView,
@@ -258,6 +259,9 @@ class ServerSession:
         return self.host.channel.messages if self.host else []
 
     def broadcast(self, message: Message, *, to_watchers: bool = False) -> None:
+        if isinstance(message, Notice) and message.kind != "info":
+            # Once per event: the desktop and the user's command (clients ring themselves).
+            self._spawn(notify(message), f"notify-{message.kind}")
         targets = set(self.clients)
         if to_watchers:
             targets |= self.watchers

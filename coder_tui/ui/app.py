@@ -42,7 +42,9 @@ from coder_tui.client.mirror import PaneMirror, SessionMirror
 from coder_tui.core.agents.agent import Agent
 from coder_tui.core.agents.events import AgentStatus, ApprovalPolicy
 from coder_tui.core.channel import Channel
+from coder_tui.core.config import NOTIFY_EVENTS
 from coder_tui.core.host import RunHost
+from coder_tui.core.safe_text import terminal_safe
 from coder_tui.core.session import TerminalSession
 from coder_tui.core.templates import load_templates
 from coder_tui.core.yamlfile import ConfigError
@@ -418,6 +420,7 @@ class CoderTuiApp(App[None]):
         cwd: str | os.PathLike[str] | None = None,
         env: dict[str, str] | None = None,
         keymap: Mapping[str, str] | None = None,
+        ring_for: Sequence[str] = NOTIFY_EVENTS,
     ) -> None:
         """``keymap``: binding id -> key (config.yaml's); an id no binding has, or a key two
         bindings would share, raises KeymapError before anything starts. ``host``: a
@@ -442,6 +445,8 @@ class CoderTuiApp(App[None]):
         self.ended_why: str | None = None
         self.run_id = ""
         self._early: list[api.Message] = []
+        self.notify_events = set(ring_for)  # the notices that ring the terminal
+        self.rung: list[tuple[str, str]] = []  # (kind, text) of each ring, for tests
 
     # --- what tests and the CLI read ---------------------------------------------------------
 
@@ -593,7 +598,16 @@ class CoderTuiApp(App[None]):
             mirror.apply(message)
 
     def ring(self, notice: api.Notice) -> None:
-        """Hook for the terminal's bell and notifications (see coder_tui/ui/notify.py)."""
+        """Ring the terminal for what needs the user (config.yaml's notifications): BEL, and
+        OSC 9 and OSC 777 that terminals which know them show as a notification."""
+        if notice.kind not in self.notify_events:
+            return
+        self.rung.append((notice.kind, notice.text))
+        driver = self._driver
+        if self.is_headless or driver is None:
+            return
+        text = terminal_safe(notice.text)[:200]  # no ESC or BEL can end the OSC early
+        driver.write(f"\x07\x1b]9;{text}\x1b\\\x1b]777;notify;coder-tui;{text}\x1b\\")
 
     def _connection_lost(self) -> None:
         if not (self.detached or self.stopped or self._exit_renderables):

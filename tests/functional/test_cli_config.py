@@ -43,7 +43,12 @@ def test_config_without_a_file_prints_the_path_and_the_defaults() -> None:
     assert first == f"# config file: {config_file()} (not there: every value below is the default)"
     values = yaml.safe_load(shown.stdout)
     assert values["default_agents"] is None and values["policies"] == {}
-    assert values["notifications"] == {"bell_on_approval": False}
+    assert values["notifications"] == {
+        "events": ["approval", "gate", "crash", "run-ended"],
+        "bell": True,
+        "desktop": True,
+        "command": None,
+    }
     assert values["keymap"] == {spec.id: spec.key for spec in BINDINGS}
 
 

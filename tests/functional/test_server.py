@@ -284,7 +284,7 @@ async def test_another_users_connection_is_refused_and_logged(scripted: Path) ->
         "    print('closed')\n"
     )
     # The system's Python: the test's venv may sit in a folder that user cannot enter.
-    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+    python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
     result = await asyncio.to_thread(
         subprocess.run,
         [python, "-c", probe],
@@ -364,3 +364,89 @@ async def test_the_tui_detaches_and_attaches_while_the_agent_works(scripted: Pat
     assert second.stopped
     messages = channel_lines(second.run_id)
     assert [m["text"] for m in messages].count("slow reply done") == 1
+
+
+NOTIFY_TEMPLATE = """\
+name: notify-check
+title: Notify check
+category: other
+description: One step, then a gate.
+inputs:
+  - name: task
+roles:
+  worker:
+    prefer: [scripted]
+steps:
+  - id: work
+    role: worker
+    prompt: "{{ inputs.task }}"
+  - id: confirm
+    gate:
+      message: "Done?"
+"""
+
+NOTIFY_SCRIPT = """\
+rules:
+  - match: "write please"
+    reply: "written"
+    write: {path: note.txt, content: hi}
+  - match: "crash now"
+    crash: 3
+default_reply: "echo: {prompt}"
+"""
+
+
+async def test_each_event_notifies_once_through_the_users_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_AGENT_STATE_DIR", str(tmp_path / "fake-state"))
+    script = tmp_path / "script.yaml"
+    script.write_text(NOTIFY_SCRIPT)
+    write_fake_profile(paths.config_dir() / "agents", "scripted", script)
+    (paths.config_dir() / "templates").mkdir(parents=True)
+    (paths.config_dir() / "templates" / "notify-check.yaml").write_text(NOTIFY_TEMPLATE)
+    told = tmp_path / "told.log"
+    recorder = f"import os; open({str(told)!r}, 'a').write(os.environ['CODER_TUI_EVENT'] + '\\n')"
+    paths.config_file().write_text(
+        "notifications:\n  desktop: false\n"
+        f"  command: [{json.dumps(sys.executable)}, -c, {json.dumps(recorder)}]\n"
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def events() -> list[str]:
+        return told.read_text().split() if told.exists() else []
+
+    connection = await connect(client="test")
+    try:
+        created = await connection.request(
+            lambda i: CreateSession(
+                id=i,
+                cwd=str(work),
+                agents=[AgentSpec(name="worker", profile="scripted")],
+                template="notify-check",
+                inputs={"task": "write please"},
+                env=dict(os.environ),
+                headless=True,
+            )
+        )
+        assert isinstance(created, Created)
+        await wait_for(lambda: events() == ["approval"], 20, message=lambda: str(events()))
+        approved = run_coder_tui("approve", "worker", cwd=work)
+        assert approved.returncode == 0, approved.stderr
+        await wait_for(lambda: events() == ["approval", "gate"], 20, message=lambda: str(events()))
+        from coder_tui.server.protocol import AnswerGate
+
+        await connection.request(lambda i: AnswerGate(id=i, session=created.session, approved=True))
+        await wait_for(
+            lambda: events() == ["approval", "gate", "run-ended"], 20, message=lambda: str(events())
+        )
+        run_coder_tui("send", "worker", "crash now", cwd=work)
+        await wait_for(
+            lambda: events() == ["approval", "gate", "run-ended", "crash"],
+            20,
+            message=lambda: str(events()),
+        )
+        assert (work / "note.txt").read_text() == "hi"
+    finally:
+        await connection.close()

@@ -45,7 +45,9 @@ def test_a_missing_file_is_the_defaults() -> None:
     config = load_config()
     assert config == UserConfig()
     assert config.keymap == {} and config.default_agents is None and config.policies == {}
-    assert config.notifications == Notifications(bell_on_approval=False)
+    assert config.notifications == Notifications(
+        events=["approval", "gate", "crash", "run-ended"], bell=True, desktop=True, command=None
+    )
     assert user_config() == UserConfig()
 
 
@@ -64,7 +66,9 @@ def test_every_field_is_read() -> None:
         "  all: approve-edits\n"
         "  codex: ask\n"
         "notifications:\n"
-        "  bell_on_approval: true\n"
+        "  events: [approval, crash]\n"
+        "  bell: false\n"
+        "  command: [notify-me, --loud]\n"
     )
     config = load_config(path, check_keymap=keymap_issues)
     assert config.keymap == {
@@ -76,7 +80,9 @@ def test_every_field_is_read() -> None:
     assert config.policies == {"all": ApprovalPolicy.APPROVE_EDITS, "codex": ApprovalPolicy.ASK}
     assert config.policy_for("codex") is ApprovalPolicy.ASK
     assert config.policy_for("claude") is ApprovalPolicy.APPROVE_EDITS
-    assert config.notifications.bell_on_approval is True
+    assert config.notifications.events == ["approval", "crash"]
+    assert config.notifications.bell is False and config.notifications.desktop is True
+    assert config.notifications.command == ["notify-me", "--loud"]
 
 
 def test_default_agents_as_a_string() -> None:
