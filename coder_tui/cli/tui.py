@@ -59,10 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Run coding-agent CLIs (or any commands) side by side in terminal panes. "
             "Without --agents or --cmd: config.yaml's default_agents, else your shell. "
+            "The agents run in a per-user server: detach (D) and `coder-tui attach` again. "
             "Other commands: demo (a Review-Fix run with fake agents), run TEMPLATE "
             "(a workflow), resume RUN, runs [--stats], replay RUN, templates, config "
             "(where config.yaml is, and every setting in effect), doctor (which agent CLIs "
-            "are ready), hook (called by agent CLIs)."
+            "are ready); over the server: ls, status, attach, send, post, pause, step, "
+            "cancel, approve, deny, server; hook and proxy (called by agent CLIs and ssh)."
         ),
     )
     parser.add_argument(
