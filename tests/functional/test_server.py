@@ -280,7 +280,7 @@ async def test_another_users_connection_is_refused_and_logged(scripted: Path) ->
         "try:\n"
         "    s.sendall(struct.pack('>I', 3) + b'abc')\n"
         "    print('closed' if s.recv(100) == b'' else 'answered')\n"
-        "except ConnectionResetError:\n"
+        "except (ConnectionResetError, BrokenPipeError):\n"
         "    print('closed')\n"
     )
     # The system's Python: the test's venv may sit in a folder that user cannot enter.
@@ -449,4 +449,73 @@ async def test_each_event_notifies_once_through_the_users_command(
         )
         assert (work / "note.txt").read_text() == "hi"
     finally:
+        await connection.close()
+
+
+CHILDREN = Path(__file__).resolve().parent.parent / "children"
+
+
+async def test_two_clients_share_a_pane_and_a_stalled_one_slows_nothing(tmp_path: Path) -> None:
+    from coder_tui.client.mirror import SessionMirror
+    from coder_tui.server.protocol import Attach, Frame, Hello, Key, Resize, SessionView, encode
+
+    work = tmp_path / "work"
+    work.mkdir()
+    connection = await connect(client="test")
+    created = await connection.request(
+        lambda i: CreateSession(
+            id=i,
+            cwd=str(work),
+            commands=[[sys.executable, str(CHILDREN / "flood.py"), "3.0"], ["cat"]],
+            env=dict(os.environ),
+        )
+    )
+    assert isinstance(created, Created)
+    # A client that attaches and then never reads a byte (a stopped terminal, say).
+    _, stalled = await asyncio.open_unix_connection(str(paths.socket_path()))
+    stalled.write(encode(Hello(version=1, client="stalled")))
+    stalled.write(encode(Attach(id=1, session=created.session)))
+
+    mirrors: list[SessionMirror] = []
+    frames: list[list[Frame]] = [[], []]
+    clients: list[ServerConnection] = []
+    for index in range(2):
+        client = await connect(client="test")
+        view = await client.request(lambda i: Attach(id=i, session=created.session))
+        assert isinstance(view, SessionView)
+        mirror = SessionMirror(view)
+
+        def take(message: object, mirror: SessionMirror = mirror, index: int = index) -> None:
+            if isinstance(message, Frame):
+                frames[index].append(message)
+            mirror.apply(message)  # type: ignore[arg-type]
+
+        client.on_event = take
+        mirrors.append(mirror)
+        clients.append(client)
+    flood_pane, cat_pane = (p.pane for p in mirrors[0].view.panes)
+    clients[0].send(Resize(pane=flood_pane, cols=90, rows=20))
+    clients[0].send(Resize(pane=cat_pane, cols=90, rows=20))
+    clients[1].send(Resize(pane=cat_pane, cols=60, rows=15))
+
+    def text(mirror: SessionMirror, pane: int) -> str:
+        return "\n".join("".join(r.text for r in row) for row in mirror.panes[pane].lines)
+
+    try:
+        # Both clients see the flood end, though a third one reads nothing: the server kept
+        # reading the child and sending frames to those who read them.
+        for mirror in mirrors:
+            await wait_for(lambda m=mirror: "FLOOD-DONE" in text(m, flood_pane), 30)
+        assert all(len(f) < 2000 for f in frames), [len(f) for f in frames]  # coalesced
+        # The pane takes the size of the client that typed last (as tmux does).
+        clients[1].send(Key(pane=cat_pane, key="h", character="h"))
+        await wait_for(lambda: mirrors[0].panes[cat_pane].cols == 60, 10)
+        await wait_for(lambda: "h" in text(mirrors[0], cat_pane), 10)
+        clients[0].send(Key(pane=cat_pane, key="i", character="i"))
+        await wait_for(lambda: mirrors[1].panes[cat_pane].cols == 90, 10)
+        await wait_for(lambda: "hi" in text(mirrors[1], cat_pane), 10)
+    finally:
+        stalled.close()
+        for client in clients:
+            await client.close()
         await connection.close()

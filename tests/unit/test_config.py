@@ -100,14 +100,14 @@ def test_a_broken_file_names_file_line_and_field() -> None:
         "keymap:\n"
         '  pane.next: ""\n'
         "notifications:\n"
-        "  bell: true\n"
+        "  beep: true\n"
         "colours: dark\n"
     )
     assert (
         f"{path}:2: policies.all: Input should be 'ask', 'approve-edits' or 'approve-all'" in found
     )
     assert any(p.startswith(f"{path}:4: keymap.pane.next: expected a key like") for p in found)
-    assert f"{path}:6: notifications.bell: unknown field" in found
+    assert f"{path}:6: notifications.beep: unknown field" in found
     assert f"{path}:7: colours: unknown field" in found
 
 
