@@ -87,9 +87,7 @@ class Notifications(_Strict):
     ends. Attached clients ring their terminal; the server (once per event, attached or
     not) sends a desktop notification and runs ``command``."""
 
-    events: list[NotifyEvent] = Field(
-        default_factory=lambda: list(NOTIFY_EVENTS)
-    )
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(NOTIFY_EVENTS))
     bell: bool = True  # attached TUIs: BEL, and OSC 9 / OSC 777 for terminals that show them
     desktop: bool = True  # notify-send, when there is one and a desktop session to show it
     # Run for each event, e.g. ["ntfy", "publish", "mytopic"]: the event's text is the last
