@@ -179,3 +179,8 @@ class TerminalSession:
 def default_shell() -> list[str]:
     """The user's shell, for a pane opened without a command."""
     return [os.environ.get("SHELL") or "/bin/sh"]
+
+
+def command_label(argv: Sequence[str]) -> str:
+    """A short pane title: program and arguments with folders dropped (full line: tooltip)."""
+    return shlex.join(os.path.basename(arg) if "/" in arg else arg for arg in argv)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import shlex
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -37,7 +35,7 @@ from coder_tui.core.host import (
     RunUpdated,
 )
 from coder_tui.core.runs import RunStatus
-from coder_tui.core.session import TerminalSession
+from coder_tui.core.session import TerminalSession, command_label
 from coder_tui.core.tasks import spawn
 from coder_tui.server.notify import notify
 from coder_tui.server.protocol import (
@@ -78,11 +76,6 @@ class Pane:
     @property
     def session(self) -> TerminalSession:
         return self.feed.session
-
-
-def command_label(argv: list[str]) -> str:
-    """A short pane title: program and arguments with folders dropped (full line: tooltip)."""
-    return shlex.join(os.path.basename(arg) if "/" in arg else arg for arg in argv)
 
 
 def agent_words(agent: Agent) -> str:

@@ -22,7 +22,6 @@ import contextlib
 import gc
 import math
 import os
-import shlex
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +44,7 @@ from coder_tui.core.channel import Channel
 from coder_tui.core.config import NOTIFY_EVENTS
 from coder_tui.core.host import RunHost
 from coder_tui.core.safe_text import terminal_safe
-from coder_tui.core.session import TerminalSession
+from coder_tui.core.session import TerminalSession, command_label
 from coder_tui.core.templates import load_templates
 from coder_tui.core.yamlfile import ConfigError
 from coder_tui.server import protocol as api
@@ -78,11 +77,6 @@ def channel_input_focused(app: App[None]) -> bool:
     """The channel's input line has the keys (after ``c``): letters are text there, and the
     leave keys take it back to navigation. Safe while the app shuts down, as focused_pane."""
     return bool(app.screen_stack) and isinstance(app.focused, SayInput)
-
-
-def command_label(argv: Sequence[str]) -> str:
-    """A short pane title: program and arguments with folders dropped (full line: tooltip)."""
-    return shlex.join(os.path.basename(arg) if "/" in arg else arg for arg in argv)
 
 
 @dataclass(frozen=True)
