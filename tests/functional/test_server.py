@@ -519,3 +519,52 @@ async def test_two_clients_share_a_pane_and_a_stalled_one_slows_nothing(tmp_path
         for client in clients:
             await client.close()
         await connection.close()
+
+
+ONE_STEP_TEMPLATE = """\
+name: one-step
+title: One step
+category: other
+description: One prompt, one reply.
+inputs:
+  - name: task
+roles:
+  worker:
+    prefer: [scripted]
+steps:
+  - id: work
+    role: worker
+    prompt: "{{ inputs.task }}"
+"""
+
+
+async def test_run_detach_hands_the_run_over_and_the_server_leaves_when_it_ends(
+    scripted: Path,
+) -> None:
+    (paths.config_dir() / "templates").mkdir(parents=True, exist_ok=True)
+    (paths.config_dir() / "templates" / "one-step.yaml").write_text(ONE_STEP_TEMPLATE)
+    handed = run_coder_tui(
+        "run",
+        "one-step",
+        "--task",
+        "hello",
+        "--agents",
+        "worker=scripted",
+        "--detach",
+        cwd=scripted,
+    )
+    assert handed.returncode == 0, handed.stderr
+    assert "runs in the coder-tui server as session 1" in handed.stdout
+    run_id = handed.stdout.split()[1]
+    pid = server_pid()
+    assert pid is not None and alive(pid)
+
+    def status_of_run() -> str:
+        return str(json.loads((paths.runs_dir() / run_id / "run.json").read_text())["status"])
+
+    await wait_for(lambda: status_of_run() == "succeeded", 30, message=status_of_run)
+    texts = [m["text"] for m in channel_lines(run_id)]
+    assert texts.count("echo: hello") == 1
+    # Its session stops with the run; with no agent and no client left, so does the server.
+    await wait_for(lambda: not alive(pid), 30)
+    assert not paths.socket_path().exists()
