@@ -397,9 +397,13 @@ class Agent:
             self._screen_dirty.set()
         elif kind is HookEventKind.TOOL_STARTING:
             self.approvals.tool = (event.tool, event.tool_input)
+            if self.status is AgentStatus.NEEDS_APPROVAL:
+                self.approvals.apply_policy()  # the prompt was drawn before the hook was read
         elif kind is HookEventKind.APPROVAL_REQUESTED:
             if event.tool:
                 self.approvals.tool = (event.tool, event.tool_input)
+            if self.status is AgentStatus.NEEDS_APPROVAL and event.tool:
+                self.approvals.apply_policy()
             self.approvals.announced_by_hook(event.detail)
         elif kind is HookEventKind.TOOL_FINISHED:
             self.approvals.tool = None

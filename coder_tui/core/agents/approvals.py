@@ -103,6 +103,10 @@ class ApprovalDesk:
             if is_edit_in(self.tool, edit_tools, agent.spec.cwd):
                 agent.approve(by=str(policy))
             return
+        if edit_tools and agent.profile.adapter is not None and self.tool is None:
+            # Its hooks name the tool: wait for them (the prompt can be drawn before the hook's
+            # line is read, and the drawn text alone is no proof of where the edit goes).
+            return
         rules = agent.rules
         region = rules.approval_region(agent.screen_lines())
         if rules.find(rules.approval, region) is None:
